@@ -1,0 +1,16 @@
+"""Q3 (consigne 16) — Que se passe-t-il via Nginx ?
+
+On rafraîchit l'adresse de nginx plusieurs fois : les réponses alternent entre A et B.
+Chaque réponse est attribuée à A ou à B par le message que chacun donne directement.
+"""
+
+from labcheck import diagnostics
+
+
+def test_q3_alternation(lab, evidence):
+    q3 = evidence("Q3")
+    q3.check(diagnostics.direct(q3.references(), "impossible d'attribuer les réponses : "))
+    responses = q3.probe_many("nginx", lab.lab.checks.requests)
+    q3.facts["sequence"] = [o.server or "?" for o in responses]
+    tolerance = lab.lab.checks.balance_tolerance
+    q3.check(diagnostics.alternation(responses, tolerance, lab.nginx_config.facts))

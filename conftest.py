@@ -1,0 +1,2 @@
+# The checks' pytest glue lives in labcheck/plugin.py.
+pytest_plugins = ["labcheck.plugin"]

@@ -1,0 +1,159 @@
+"""The report's answers, written in French from the evidence, never from expectations.
+
+Pure functions: a Question in, Markdown lines out. What was observed is always told;
+the conclusion sentence of the team's example report is added only when the check
+passed, and a failed check gets its diagnostic instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from labcheck.config import Lab
+from labcheck.evidence import Question
+from labcheck.probes import Observation
+
+CONCLUSIONS = {
+    "Q1": "Cela confirme que les deux serveurs Flask fonctionnent, chacun avec son propre message.",
+    "Q2": (
+        "Cela signifie que le service Flask ne répond plus : plus rien n'écoute sur ce port, "
+        "la connexion est refusée."
+    ),
+    "Q3": "Cela montre que nginx distribue automatiquement les requêtes entre les deux serveurs.",
+    "Q4": (
+        "Cela prouve que nginx redirige automatiquement les requêtes vers le serveur "
+        "disponible, assurant ainsi la tolérance aux pannes."
+    ),
+}
+
+
+def md(text: str) -> str:
+    """Text from a server, safe inside a Markdown sentence."""
+    out = " ".join(text.split())
+    for char in "\\`*_[]<>#|":
+        out = out.replace(char, "\\" + char)
+    return out
+
+
+def seen(o: Observation) -> str:
+    """« message » (HTTP 200) or the error, in French."""
+    if o.ok:
+        return f"« {md(o.greeting)} »"
+    if o.status is not None and o.greeting:
+        return f"{o.outcome} (« {md(o.greeting[:100])} »)"
+    return o.outcome
+
+
+def number(value: float, digits: int = 1) -> str:
+    """1.25 -> '1,2' (French decimal comma)."""
+    return f"{value:.{digits}f}".replace(".", ",")
+
+
+def _pick(q: Question, target: str, label: str) -> Observation | None:
+    return next((o for o in q.observations if o.target == target and o.label == label), None)
+
+
+def _batch(q: Question, label: str) -> list[Observation]:
+    return [o for o in q.observations if o.target == "nginx" and o.label == label]
+
+
+def _split(responses: list[Observation]) -> str:
+    counts = Counter(o.server if o.ok else "erreur" for o in responses)
+    parts = [f"{who} : {counts[who]}" for who in ("A", "B") if counts[who]]
+    parts += [f"{who} : {n}" for who, n in counts.items() if who not in ("A", "B")]
+    return ", ".join(parts).replace("None", "réponse non attribuée")
+
+
+def _q1(q: Question, url: Callable[[str], str]) -> list[str]:
+    lines = []
+    for name in ("A", "B"):
+        o = _pick(q, name, "direct")
+        if o is None:
+            continue
+        if o.ok:
+            lines.append(f"Le message {seen(o)} sur `{url(name)}` (serveur {name}).")
+        else:
+            lines.append(f"`{url(name)}` (serveur {name}) : {seen(o)}.")
+    return lines
+
+
+def _stop_line(q: Question) -> list[str]:
+    return [
+        f"Flask {s['server']} est arrêté comme avec Ctrl+C ({s['signal']}, "
+        f"{number(s['seconds'], 2)} s)."
+        for s in q.facts.get("stops", [])
+    ]
+
+
+def _q2(q: Question, url: Callable[[str], str]) -> list[str]:
+    lines = []
+    before, after = _pick(q, "A", "avant l'arrêt"), _pick(q, "A", "A arrêté")
+    if before:
+        lines.append(f"Avant l'arrêt, `{url('A')}` répond : {seen(before)}.")
+    lines += _stop_line(q)
+    if after:
+        verb = "devient inaccessible" if after.error == "refused" else "donne"
+        lines.append(f"Ensuite, `{url('A')}` {verb} : {seen(after)}.")
+    return lines
+
+
+def _q3(q: Question, url: Callable[[str], str]) -> list[str]:
+    responses = _batch(q, "")
+    if not responses:
+        return _q1(q, url)
+    lines = [
+        f"{len(responses)} requêtes successives sur `{url('nginx')}` : {_split(responses)}.",
+        "Ordre des réponses : " + " ".join(q.facts.get("sequence", [])) + ".",
+    ]
+    greetings = {o.server: o for o in responses if o.server}
+    if greetings:
+        lines.append(
+            "Les réponses alternent entre :"
+            if len(greetings) > 1
+            else "Les réponses viennent toutes de :"
+        )
+        lines += [f"  - {seen(greetings[n])} ({n})" for n in sorted(greetings)]
+    return lines
+
+
+def _q4(q: Question, url: Callable[[str], str]) -> list[str]:
+    lines = _stop_line(q)
+    a, b = _pick(q, "A", "A arrêté"), _pick(q, "B", "A arrêté")
+    if a:
+        lines.append(f"`{url('A')}` : {seen(a)}.")
+    if b:
+        lines.append(f"`{url('B')}` répond : {seen(b)}.")
+    responses = _batch(q, "A arrêté")
+    if responses:
+        ok = sum(o.ok for o in responses)
+        lines.append(
+            f"`{url('nginx')}` : {ok} requêtes réussies sur {len(responses)} envoyées juste "
+            f"après l'arrêt ({_split(responses)})."
+        )
+    recovery = q.facts.get("recovery_A_s")
+    if recovery is not None:
+        lines.append(
+            f"Une fois A redémarré, nginx lui envoie de nouveau des requêtes "
+            f"{number(recovery)} s après son retour."
+        )
+    return lines
+
+
+_OBSERVED = {"Q1": _q1, "Q2": _q2, "Q3": _q3, "Q4": _q4}
+
+
+def answer(q: Question, lab: Lab) -> str:
+    """The Markdown answer to one question."""
+    if q.status == "not-run":
+        return "*Non vérifié : cette vérification n'a pas été exécutée.*"
+    lines = [
+        line if line.startswith("  - ") else f"→ {line}"
+        for line in _OBSERVED[q.id](q, lab.declared_url)
+    ]
+    if q.status == "passed":
+        lines.append(CONCLUSIONS[q.id])
+    else:
+        lines.append(f"**Vérification échouée** : {md(q.diagnostic or 'cause inconnue')}")
+    lines += [f"*Remarque : {md(note)}*" for note in q.notes]
+    return "\n\n".join(lines).replace("\n\n  - ", "\n  - ")

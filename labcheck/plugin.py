@@ -1,0 +1,193 @@
+"""pytest glue: the --lab option, the running lab, evidence per check, the report at the end.
+
+Loaded by the root conftest.py. Everything it keeps lives in ``config.stash``.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from labcheck import __version__, nginx
+from labcheck.config import Lab, load_lab
+from labcheck.errors import LabcheckError
+from labcheck.local import LocalLab
+
+if TYPE_CHECKING:  # imported when used: the lab starts before they load, and meanwhile
+    from labcheck.evidence import Question
+    from labcheck.report import Written
+
+CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
+
+
+@dataclass
+class Run:
+    lab: Lab
+    running: LocalLab | None = None
+    ready: bool = False
+    questions: dict[str, Question] = field(default_factory=dict)
+    started_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    written: Written | None = None
+
+
+RUN = pytest.StashKey[Run]()
+QUESTION = pytest.StashKey["Question"]()
+_PREVIOUS_SIGTERM = pytest.StashKey[Any]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("labcheck")
+    group.addoption(
+        "--lab", default="lab.yaml", help="le lab.yaml à vérifier (défaut : ./lab.yaml)"
+    )
+    group.addoption(
+        "--free-ports",
+        action="store_true",
+        help="exécuter le laboratoire sur des ports libres plutôt que sur ceux déclarés",
+    )
+
+
+def _runs_checks(config: pytest.Config) -> bool:
+    for arg in config.args:
+        path = Path(str(arg).split("::")[0]).resolve()
+        if path == CHECKS_DIR or CHECKS_DIR in path.parents:
+            return True
+    return False
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl+C: fixtures and the lab are stopped
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if not _runs_checks(config):
+        return
+    try:
+        lab = load_lab(config.getoption("lab"))
+    except LabcheckError as e:
+        raise pytest.UsageError(str(e)) from None
+    run = config.stash[RUN] = Run(lab)
+    if not config.option.collectonly:
+        # Started now, so that Flask's start overlaps pytest's collection.
+        try:
+            run.running = LocalLab(lab, free_ports=config.getoption("free_ports"))
+            run.running.launch()
+        except LabcheckError as e:
+            raise pytest.UsageError(str(e)) from None
+    if not config.getoption("htmlpath", None):
+        config.option.htmlpath = str(lab.report_dir / "pytest.html")
+        config.option.self_contained_html = True
+    config.stash[_PREVIOUS_SIGTERM] = signal.signal(signal.SIGTERM, _interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN, None)
+    if run is not None and run.running is not None:
+        run.running.close()
+    if _PREVIOUS_SIGTERM in config.stash:
+        signal.signal(signal.SIGTERM, config.stash[_PREVIOUS_SIGTERM])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    run = session.config.stash.get(RUN, None)
+    if run is None or run.running is None:
+        return (yield)
+    try:
+        run.running.wait_ready()
+    except LabcheckError as e:
+        raise pytest.UsageError(str(e)) from None
+    run.ready = True
+    try:
+        return (yield)
+    finally:
+        run.running.close()
+
+
+@pytest.fixture(scope="session")
+def lab(request: pytest.FixtureRequest) -> LocalLab:
+    """The running lab (A, B and nginx), started once for the whole run."""
+    run = request.config.stash.get(RUN, None)
+    if run is None or run.running is None or not run.ready:
+        pytest.skip("aucun laboratoire en cours : lancez « pytest checks/ »")
+    return run.running
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest, lab: LocalLab) -> Callable[[str], Question]:
+    """``evidence("Q2")``: the record of what this check observes."""
+    run = request.config.stash[RUN]
+
+    from labcheck.evidence import Question
+
+    def start(question_id: str) -> Question:
+        question = Question(question_id, lab=lab)
+        run.questions[question_id] = question
+        request.node.stash[QUESTION] = question
+        return question
+
+    return start
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    result: pytest.TestReport = yield
+    question = item.stash.get(QUESTION, None)
+    if call.excinfo is not None and isinstance(call.excinfo.value, LabcheckError):
+        result.longrepr = str(call.excinfo.value)  # one French line, no traceback
+    if question is None or not (result.when == "call" or result.failed):
+        return result
+    question.status = result.outcome if result.when == "call" else "error"
+    if result.failed:
+        if question.diagnostic is None and call.excinfo is not None:
+            question.diagnostic = str(call.excinfo.value).strip().splitlines()[0]
+        running = item.config.stash[RUN].running
+        for name, text in (running.logs() if running else {}).items():
+            result.sections.append((f"journal {name}", text))
+    return result
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    run = session.config.stash.get(RUN, None)
+    if run is None or run.running is None or not run.ready:
+        return
+    finished = datetime.now().astimezone()
+    meta = {
+        "started_at": run.started_at.isoformat(timespec="seconds"),
+        "finished_at": finished.isoformat(timespec="seconds"),
+        "finished_at_fr": finished.strftime("%d/%m/%Y à %H:%M"),
+        "labcheck_version": __version__,
+        "nginx_version": nginx.version(run.running.nginx_binary),
+        "endpoints": {name: str(e) for name, e in run.running.network.local.items()},
+    }
+    from labcheck import report
+
+    run.written = report.write(run.lab, run.questions, meta)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    run = config.stash.get(RUN, None)
+    if run is None or run.written is None:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("labcheck")
+    for question in run.questions.values():
+        for note in question.notes:
+            write(f"{question.id} — remarque : {note}", yellow=True)
+    written = run.written
+    write(f"Rapport : {written.markdown}")
+    write(f"Résultats : {written.results}")
+    if written.kept:
+        write(
+            f"{written.kept} a été modifié à la main hors des zones de l'équipe : il n'a pas été "
+            f"écrasé. Reportez vos modifications entre les marqueurs labcheck de "
+            f"{written.markdown.name}, puis renommez-le en {written.kept.name}.",
+            red=True,
+        )

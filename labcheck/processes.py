@@ -1,0 +1,202 @@
+"""Lab processes that cannot leak: one session (process group) each, stopped as a group.
+
+Built on mirakuru, which starts every child with ``os.setsid``, marks it (and all its
+descendants) with an environment variable, waits for readiness with a deadline, and
+kills whatever is left at interpreter exit. On top of it this module adds what the
+lab needs: output kept in a log file (a pipe nobody reads would block a chatty
+server), a stop that behaves like Ctrl+C and says when it had to escalate, and a
+readiness check that fails at once, with the end of the log, when the child exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import psutil
+from mirakuru import SimpleExecutor, TCPExecutor
+from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
+
+from labcheck.errors import PortBusy, StartError
+from labcheck.network import Endpoint, ensure_free, port_owner
+from labcheck.polling import poll
+
+_POLL = 0.01  # seconds between two readiness polls
+
+
+@dataclass(frozen=True)
+class StopReport:
+    """How a stop went: what was sent, how long it took, whether SIGKILL was needed."""
+
+    signal: str
+    seconds: float
+    escalated: bool
+
+
+class _Executor(TCPExecutor):
+    """TCPExecutor that remembers a forced kill and fails fast on any early exit."""
+
+    killed = False
+
+    def launch(self) -> None:
+        """Popen only: the readiness wait is separate so that A, B and nginx start together."""
+        SimpleExecutor.start(self)
+
+    def kill(self, wait: bool = True, sig: int | None = None) -> _Executor:
+        if self.running():
+            self.killed = True
+        super().kill(wait=wait, sig=sig)
+        return self
+
+    def after_start_check(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise ProcessExitedWithError(self, self.process.returncode)
+        return super().after_start_check()
+
+
+class Service:
+    """One lab process (a Flask server or nginx) listening on one endpoint."""
+
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        endpoint: Endpoint,
+        log: Path,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        start_timeout: float = 15.0,
+        stop_grace: float = 3.0,
+    ) -> None:
+        self.name, self.endpoint, self.log = name, endpoint, log
+        self.stop_grace = stop_grace
+        self._start_timeout = start_timeout
+        self._command, self._env, self._cwd = command, env or {}, cwd
+        self._executor: _Executor | None = None
+        self._log_file: IO[Any] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._executor is not None and self._executor.running()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (see ``wait_ready``)."""
+        if self._executor is not None:
+            raise RuntimeError(f"{self.name} already started")
+        ensure_free(self.name, self.endpoint)
+        self._log_file = self.log.open("a", encoding="utf-8")
+        self._executor = _Executor(
+            self._command,
+            host=self.endpoint.host,
+            port=self.endpoint.port,
+            cwd=str(self._cwd) if self._cwd else None,
+            timeout=self._start_timeout,
+            sleep=_POLL,
+            stop_signal=signal.SIGINT,
+            envvars={"PYTHONUNBUFFERED": "1", **self._env},
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        self._executor.launch()
+
+    def wait_ready(self) -> None:
+        """Poll until the endpoint accepts connections; fail fast if the process exits."""
+        executor = self._require_started()
+        try:
+            executor.wait_for(executor.check_subprocess)
+        except ProcessExitedWithError:
+            self._close()
+            raise StartError(self.name, "le processus s'est arrêté", self.tail()) from None
+        except TimeoutExpired:
+            self._close()
+            raise StartError(
+                self.name,
+                f"rien n'écoute sur {self.endpoint} après {self._start_timeout:g} s",
+                self.tail(),
+            ) from None
+        except AlreadyRunning:  # pragma: no cover - ensure_free runs first
+            raise PortBusy(
+                self.name, self.endpoint.host, self.endpoint.port, port_owner(self.endpoint.port)
+            ) from None
+
+    def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def stop(self) -> StopReport:
+        """Stop like Ctrl+C: SIGINT to the whole group, SIGKILL after the grace period."""
+        executor = self._require_started()
+        began = time.monotonic()
+        pgid = executor.process.pid if executor.process else None
+        executor._timeout = self.stop_grace  # mirakuru's deadline for the stop
+        try:
+            executor.stop()
+        except Exception:  # an exit code other than SIGINT's: the process is gone all the same
+            pass
+        escalated = executor.killed
+        if pgid is not None and _group_alive(pgid):
+            # The leader is gone but a descendant is still in its group: it goes too.
+            os.killpg(pgid, signal.SIGKILL)
+            _wait_group_gone(pgid, self.stop_grace)
+            escalated = True
+        self._close()
+        return StopReport(
+            "SIGINT" + (" puis SIGKILL" if escalated else ""),
+            time.monotonic() - began,
+            escalated,
+        )
+
+    def kill(self) -> None:
+        """Make sure nothing of this service is left, whatever state it is in."""
+        if self._executor is None:
+            return
+        pgid = self._executor.process.pid if self._executor.process else None
+        self._executor.kill()
+        if pgid is not None and _group_alive(pgid):
+            os.killpg(pgid, signal.SIGKILL)
+            _wait_group_gone(pgid, 5.0)
+        self._close()
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _require_started(self) -> _Executor:
+        if self._executor is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._executor
+
+    def _close(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+        self._executor = None
+        self._log_file = None
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (non-zombie) process is left in the group.
+
+    Orphans are reaped by PID 1, sometimes late: a zombie holds the group id but
+    no port and no CPU, so it does not count.
+    """
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
+
+
+def _wait_group_gone(pgid: int, timeout: float) -> None:
+    poll(lambda: _group_alive(pgid), lambda alive: not alive, timeout=timeout, interval=_POLL)
