@@ -104,7 +104,11 @@ _MESSAGES = {
     "extra_forbidden": "clé inconnue (vérifiez l'orthographe)",
     "string_type": "texte attendu",
     "int_type": "entier attendu",
+    "int_parsing": "entier attendu",
+    "int_from_float": "entier attendu",
     "float_type": "nombre attendu",
+    "float_parsing": "nombre attendu",
+    "path_type": "chemin de fichier attendu",
     "list_type": "liste attendue (ex. [SG])",
     "dict_type": "table de clés attendue",
     "model_type": "table de clés attendue",
@@ -122,7 +126,7 @@ def _describe(error: Any) -> tuple[str, str]:
     elif kind == "literal_error":
         message = f"valeur attendue : {error['ctx']['expected'].replace(' or ', ' ou ')}"
     else:
-        message = _MESSAGES.get(kind, error["msg"])
+        message = _MESSAGES.get(kind, "valeur invalide")
     if (
         kind not in ("missing", "extra_forbidden")
         and error.get("input") is not None

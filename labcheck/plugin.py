@@ -111,6 +111,21 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
         run.running.close()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    # A signal can interrupt a frame that has no line number (Python 3.11), and pytest then
+    # crashes while printing the interruption: keep only the frames it can print.
+    excinfo.traceback = excinfo.traceback.filter(_printable)
+
+
+def _printable(entry: Any) -> bool:
+    try:
+        entry.lineno  # noqa: B018 - raises TypeError when the frame has no line number
+    except TypeError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="session")
 def lab(request: pytest.FixtureRequest) -> LocalLab:
     """The running lab (A, B and nginx), started once for the whole run."""
