@@ -17,13 +17,13 @@ SERVER_NAMES = ("A", "B")
 
 def _port(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise PydanticCustomError("port", "entier entre 1 et 65535 attendu")
+        raise PydanticCustomError("labcheck_port", "entier entre 1 et 65535 attendu")
     return value
 
 
 def _host(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
-        raise PydanticCustomError("host", "adresse IPv4 ou nom d'hôte attendu (ex. 172.20.10.2)")
+        raise PydanticCustomError("labcheck_host", "adresse IPv4 ou nom d'hôte attendu (ex. 172.20.10.2)")
     return value.strip()
 
 
@@ -126,7 +126,8 @@ def _describe(error: Any) -> tuple[str, str]:
     elif kind == "literal_error":
         message = f"valeur attendue : {error['ctx']['expected'].replace(' or ', ' ou ')}"
     else:
-        message = _MESSAGES.get(kind, "valeur invalide")
+        own = kind.startswith("labcheck_")  # our own types carry a French message
+        message = error["msg"] if own else _MESSAGES.get(kind, "valeur invalide")
     if (
         kind not in ("missing", "extra_forbidden")
         and error.get("input") is not None
