@@ -23,7 +23,9 @@ def _port(value: Any) -> int:
 
 def _host(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
-        raise PydanticCustomError("labcheck_host", "adresse IPv4 ou nom d'hôte attendu (ex. 172.20.10.2)")
+        raise PydanticCustomError(
+            "labcheck_host", "adresse IPv4 ou nom d'hôte attendu (ex. 172.20.10.2)"
+        )
     return value.strip()
 
 
@@ -66,7 +68,7 @@ class Lab(_Model):
     course: str
     lab: str
     team: list[Member] = Field(min_length=1)
-    servers: dict[Literal["A", "B"], Server]
+    servers: dict[str, Server]
     nginx: Nginx
     control: Literal["local"] = "local"
     checks: Checks = Checks()
@@ -183,6 +185,9 @@ def parse_lab(text: str, source: str, root: Path) -> Lab:
 
 
 def _check_consistency(lab: Lab) -> None:
+    for name in lab.servers:
+        if name not in SERVER_NAMES:
+            raise ConfigError(lab.source, f"servers.{name}", "serveur inconnu : A et B seulement")
     for name in SERVER_NAMES:
         if name not in lab.servers:
             raise ConfigError(lab.source, f"servers.{name}", "serveur manquant (A et B attendus)")

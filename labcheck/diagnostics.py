@@ -82,7 +82,7 @@ def alternation(responses: list[Observation], tolerance: float, facts: Facts) ->
     total = len(responses)
     split = f"A {counts['A']}, B {counts['B']} sur {total}"
     if len(counts) == 1:
-        only = next(iter(counts))
+        only = str(next(iter(counts)))
         return f"seul {only} a répondu via nginx ({split}) : {_why_one_server(facts, only)}"
     share = counts["A"] / total
     if abs(share - 0.5) > tolerance:

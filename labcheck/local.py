@@ -32,15 +32,16 @@ class LocalLab:
         self.services = {name: self._service(name) for name in SERVICES}
 
     def _service(self, name: str) -> Service:
-        timing = {
-            "start_timeout": self.lab.checks.start_timeout,
-            "stop_grace": self.lab.checks.stop_grace,
-        }
+        start_timeout = self.lab.checks.start_timeout
+        stop_grace = self.lab.checks.stop_grace
         endpoint = self.network.local[name]
         log = self.rundir / f"{name}.log"
         if name == "nginx":
             command = nginx.command(self.nginx_binary, self.nginx_config)
-            return Service("nginx", command, endpoint, log, cwd=self.rundir, **timing)
+            return Service(
+                "nginx", command, endpoint, log, cwd=self.rundir,
+                start_timeout=start_timeout, stop_grace=stop_grace,
+            )  # fmt: skip
         server = self.lab.servers[name]
         app = self.lab.path(server.app)
         env = {
@@ -51,7 +52,10 @@ class LocalLab:
             "LABCHECK_ADDRESS": f"{server.host}:{server.port}",
         }
         command = [sys.executable, str(app)]
-        return Service(f"Flask {name}", command, endpoint, log, env=env, cwd=app.parent, **timing)
+        return Service(
+            f"Flask {name}", command, endpoint, log, env=env, cwd=app.parent,
+            start_timeout=start_timeout, stop_grace=stop_grace,
+        )  # fmt: skip
 
     def endpoint(self, name: str) -> Endpoint:
         return self.network.local[name]

@@ -1,4 +1,4 @@
-"""lab.yaml: every mistake gives one French line naming the file, the key or line, and what to do."""
+"""lab.yaml: each mistake gives one French line naming the file, the key or line, what to do."""
 
 from pathlib import Path
 
@@ -41,7 +41,7 @@ CASES = {
     ),
     "third server": (
         swap("servers:\n", "servers:\n  C: {members: [SG], host: h, port: 1, app: lab/app.py}\n"),
-        "lab.yaml: servers.C : valeur attendue : 'A' ou 'B'",
+        "lab.yaml: servers.C : serveur inconnu : A et B seulement",
     ),
     "server B missing": (swap("  B: {", "  # B: {"), "lab.yaml: servers.B : serveur manquant"),
     "app does not exist": (
