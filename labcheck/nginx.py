@@ -25,8 +25,10 @@ from labcheck.network import Endpoint, Network
 Directive = dict[str, Any]
 
 # Paths nginx would otherwise take from its build (Debian: /var/lib/nginx, /var/log/nginx).
-_DROPPED = {"daemon", "pid", "user", "error_log", "access_log", "lock_file", "load_module"}
 _TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+_DROPPED = {"daemon", "pid", "user", "error_log", "access_log", "lock_file", "load_module"} | {
+    f"{kind}_temp_path" for kind in _TEMP_PATHS
+}
 _STOCK_HTML = {
     "index.html": "<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>\n",
     "50x.html": "<!DOCTYPE html><html><body><h1>An error occurred.</h1></body></html>\n",
@@ -192,9 +194,7 @@ class RunConfig:
 
     def _rewrite(self, d: Directive) -> Directive:
         name, args = d["directive"], d["args"]
-        if name == "http":
-            d["block"] = self._http_preamble() + d["block"]
-        elif name == "server" and "block" not in d and args:  # an upstream entry
+        if name == "server" and "block" not in d and args:  # an upstream entry
             d["args"] = [self._upstream_address(args[0]), *args[1:]]
         elif name == "listen" and args:
             d["args"] = [self._listen_address(args[0]), *args[1:]]
@@ -203,6 +203,8 @@ class RunConfig:
         if "block" in d:
             block = [self._rewrite(c) for c in d["block"] if c["directive"] not in _DROPPED]
             d["block"] = _dedupe_listens(block)
+        if name == "http":
+            d["block"] = self._http_preamble() + d["block"]
         return d
 
     def _http_preamble(self) -> list[Directive]:

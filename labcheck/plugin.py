@@ -164,8 +164,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if question.diagnostic is None and call.excinfo is not None:
             question.diagnostic = str(call.excinfo.value).strip().splitlines()[0]
         running = item.config.stash[RUN].running
-        for name, text in (running.logs() if running else {}).items():
-            result.sections.append((f"journal {name}", text))
+        if running is not None:  # for report/pytest.html, not the terminal
+            from pytest_html import extras
+
+            result.extras = [
+                *getattr(result, "extras", []),
+                *(
+                    extras.text(text, name=f"journal {name}")
+                    for name, text in running.logs().items()
+                ),
+            ]
     return result
 
 
