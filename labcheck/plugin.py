@@ -167,7 +167,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if running is not None:  # for report/pytest.html, not the terminal
             from pytest_html import extras
 
-            result.extras = [
+            result.extras = [  # type: ignore[attr-defined]
                 *getattr(result, "extras", []),
                 *(
                     extras.text(text, name=f"journal {name}")
