@@ -32,7 +32,7 @@ def main() -> None:
 def run(ctx: click.Context, lab_path: str) -> None:
     import pytest
 
-    from labcheck.plugin import CHECKS_DIR
+    from labcheck import CHECKS_DIR
 
     if not CHECKS_DIR.is_dir():
         raise LabcheckUsageError(f"dossier des vérifications introuvable : {CHECKS_DIR}")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from labcheck import __version__, nginx
+from labcheck import CHECKS_DIR, __version__, nginx
 from labcheck.config import Lab, load_lab
 from labcheck.errors import LabcheckError
 from labcheck.local import LocalLab
@@ -22,8 +22,6 @@ from labcheck.local import LocalLab
 if TYPE_CHECKING:  # imported when used: the lab starts before they load, and meanwhile
     from labcheck.evidence import Question
     from labcheck.report import Written
-
-CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
 
 
 @dataclass

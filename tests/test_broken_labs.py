@@ -24,6 +24,15 @@ BROKEN = {
             "Q4": "précondition non remplie : A et B répondent le même message",
         },
     ),
+    "a_answers_500": (
+        {"apps": {"A": "error_500.py"}},
+        {
+            "Q1": "A ne répond pas correctement (http://",
+            "Q2": "précondition non remplie : A ne répond pas correctement avant l'arrêt",
+            "Q3": "impossible d'attribuer les réponses : A ne répond pas correctement",
+            "Q4": "précondition non remplie : A ne répond pas correctement",
+        },
+    ),
 }
 
 

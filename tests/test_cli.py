@@ -1,0 +1,33 @@
+"""The labcheck command: errors are one French line, `run` is `pytest checks/`."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, build_lab
+
+LABCHECK = [sys.executable, "-c", "from labcheck.cli import main; main()"]
+
+
+def test_validate_names_the_key(lab_dir: Path):
+    lab_yaml = build_lab(lab_dir)
+    lab_yaml.write_text(lab_yaml.read_text().replace("port: 8181", "port: -1"))
+    result = subprocess.run(
+        [*LABCHECK, "validate", "--lab", str(lab_yaml)], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == f"Erreur : {lab_yaml}: nginx.port : entier entre 1 et 65535 attendu, reçu « -1 »\n"
+    )
+
+
+def test_run_is_pytest_checks(lab_dir: Path):
+    lab_yaml = build_lab(lab_dir)
+    result = subprocess.run(
+        [*LABCHECK, "run", "--lab", str(lab_yaml), "--free-ports", "-q", "-p", "no:cacheprovider"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+    assert "4 passed" in result.stdout
+    assert (lab_dir / "report" / "rapport.md").is_file()
