@@ -54,7 +54,8 @@ def port_owner(port: int) -> str | None:
         for conn in psutil.net_connections(kind="tcp"):
             if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
                 proc = psutil.Process(conn.pid)
-                return f"« {' '.join(proc.cmdline())[:80]} » (pid {conn.pid})"
+                command = " ".join(" ".join(proc.cmdline()).split())  # one line, always
+                return f"« {command[:80]} » (pid {conn.pid})"
     except (psutil.Error, OSError):
         pass
     return None

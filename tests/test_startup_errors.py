@@ -24,7 +24,7 @@ def test_port_already_taken_is_named(lab_dir):
         squatter.bind(("127.0.0.1", ports[1]))
         squatter.listen()
         outcome = run_checks(build_lab(lab_dir, ports=ports), free_ports=False)
-    assert_one_line_error(outcome, f"port {ports[1]} (127.0.0.1) déjà occupé", "Flask B")
+    assert_one_line_error(outcome, f"port {ports[1]} (127.0.0.1) déjà occupé par « ", "Flask B")
 
 
 def test_missing_nginx_says_how_to_install_it(lab_dir):
