@@ -20,10 +20,10 @@ from typing import IO, Any
 
 import psutil
 from mirakuru import SimpleExecutor, TCPExecutor
-from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
+from mirakuru.exceptions import ProcessExitedWithError, TimeoutExpired
 
-from labcheck.errors import PortBusy, StartError
-from labcheck.network import Endpoint, ensure_free, port_owner
+from labcheck.errors import StartError
+from labcheck.network import Endpoint, ensure_free
 from labcheck.polling import poll
 
 _POLL = 0.01  # seconds between two readiness polls
@@ -81,10 +81,6 @@ class Service:
         self._executor: _Executor | None = None
         self._log_file: IO[Any] | None = None
 
-    @property
-    def running(self) -> bool:
-        return self._executor is not None and self._executor.running()
-
     def launch(self) -> None:
         """Start the process without waiting for it (see ``wait_ready``)."""
         if self._executor is not None:
@@ -109,22 +105,17 @@ class Service:
     def wait_ready(self) -> None:
         """Poll until the endpoint accepts connections; fail fast if the process exits."""
         executor = self._require_started()
+        pgid = executor.process.pid if executor.process else None
         try:
             executor.wait_for(executor.check_subprocess)
-        except ProcessExitedWithError:
-            self._close()
-            raise StartError(self.name, "le processus s'est arrêté", self.tail()) from None
-        except TimeoutExpired:
-            self._close()
-            raise StartError(
-                self.name,
-                f"rien n'écoute sur {self.endpoint} après {self._start_timeout:g} s",
-                self.tail(),
-            ) from None
-        except AlreadyRunning:  # pragma: no cover - ensure_free runs first
-            raise PortBusy(
-                self.name, self.endpoint.host, self.endpoint.port, port_owner(self.endpoint.port)
-            ) from None
+        except (ProcessExitedWithError, TimeoutExpired) as e:
+            self.kill(pgid)
+            reason = (
+                "le processus s'est arrêté"
+                if isinstance(e, ProcessExitedWithError)
+                else f"rien n'écoute sur {self.endpoint} après {self._start_timeout:g} s"
+            )
+            raise StartError(self.name, reason, self.tail()) from None
 
     def start(self) -> None:
         self.launch()
@@ -141,24 +132,24 @@ class Service:
         except Exception:  # an exit code other than SIGINT's: the process is gone all the same
             pass
         escalated = executor.killed
-        if pgid is not None and _group_alive(pgid):
-            # The leader is gone but a descendant is still in its group: it goes too.
-            os.killpg(pgid, signal.SIGKILL)
-            _wait_group_gone(pgid, self.stop_grace)
-            escalated = True
-        self._close()
+        if pgid is not None and not escalated:
+            # The leader is gone; its group (a reloader's child, nginx's workers) gets
+            # the rest of the grace period, then SIGKILL.
+            remaining = max(self.stop_grace - (time.monotonic() - began), _POLL)
+            escalated = not _wait_group_gone(pgid, remaining)
+        self.kill(pgid)
         return StopReport(
             "SIGINT" + (" puis SIGKILL" if escalated else ""),
             time.monotonic() - began,
             escalated,
         )
 
-    def kill(self) -> None:
+    def kill(self, pgid: int | None = None) -> None:
         """Make sure nothing of this service is left, whatever state it is in."""
-        if self._executor is None:
-            return
-        pgid = self._executor.process.pid if self._executor.process else None
-        self._executor.kill()
+        if self._executor is not None:
+            if self._executor.process is not None:
+                pgid = self._executor.process.pid
+            self._executor.kill()
         if pgid is not None and _group_alive(pgid):
             os.killpg(pgid, signal.SIGKILL)
             _wait_group_gone(pgid, 5.0)
@@ -198,5 +189,8 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _wait_group_gone(pgid: int, timeout: float) -> None:
-    poll(lambda: _group_alive(pgid), lambda alive: not alive, timeout=timeout, interval=_POLL)
+def _wait_group_gone(pgid: int, timeout: float) -> bool:
+    """True when the group is gone within ``timeout``."""
+    return not poll(
+        lambda: _group_alive(pgid), lambda alive: not alive, timeout=timeout, interval=_POLL
+    )

@@ -19,6 +19,7 @@ from conftest import (
 from labcheck.config import load_lab
 from labcheck.local import LocalLab
 from labcheck.network import ensure_free
+from labcheck.polling import poll
 
 
 def test_failing_run_with_x_leaves_nothing_and_a_whole_report(lab_dir):
@@ -62,7 +63,10 @@ def test_flask_debug_reloader_goes_with_its_whole_group(lab_dir):
     with LocalLab(lab, free_ports=True) as running:
         service = running.services["A"]
         pgid = service._executor.process.pid
-        assert len(_group(pgid)) >= 2  # the reloader and the server it forked
+        # The reloader binds the port itself, then forks the server: wait for both.
+        assert (
+            len(poll(lambda: _group(pgid), lambda g: len(g) >= 2, timeout=10)) >= 2
+        )  # the reloader and the server it forked
         report = running.stop("A")
         assert not report.escalated
         assert _group(pgid) == []
