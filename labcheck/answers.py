@@ -154,6 +154,7 @@ def answer(q: Question, lab: Lab) -> str:
     if q.status == "passed":
         lines.append(CONCLUSIONS[q.id])
     else:
-        lines.append(f"**Vérification échouée** : {md(q.diagnostic or 'cause inconnue')}")
-    lines += [f"*Remarque : {md(note)}*" for note in q.notes]
+        # Diagnostics and notes are labcheck's own Markdown (`ip_hash`, `backup`…).
+        lines.append(f"**Vérification échouée** : {q.diagnostic or 'cause inconnue'}")
+    lines += [f"*Remarque : {note}*" for note in q.notes]
     return "\n\n".join(lines).replace("\n\n  - ", "\n  - ")
