@@ -59,10 +59,9 @@ def _batch(q: Question, label: str) -> list[Observation]:
 
 
 def _split(responses: list[Observation]) -> str:
-    counts = Counter(o.server if o.ok else "erreur" for o in responses)
-    parts = [f"{who} : {counts[who]}" for who in ("A", "B") if counts[who]]
-    parts += [f"{who} : {n}" for who, n in counts.items() if who not in ("A", "B")]
-    return ", ".join(parts).replace("None", "réponse non attribuée")
+    counts = Counter((o.server or "réponse non attribuée") if o.ok else "erreur" for o in responses)
+    order = ["A", "B", *sorted(set(counts) - {"A", "B"})]
+    return ", ".join(f"{who} : {counts[who]}" for who in order if counts[who])
 
 
 def _q1(q: Question, url: Callable[[str], str]) -> list[str]:
