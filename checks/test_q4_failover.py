@@ -10,11 +10,11 @@ from labcheck import diagnostics
 
 def test_q4_failover(lab, evidence):
     q4 = evidence("Q4")
-    q4.check(diagnostics.direct(q4.references(), "précondition non remplie : "))
+    q4.check(diagnostics.direct(q4.references(), lab.wiring(), "précondition non remplie : "))
     with lab.stopped("A") as stop:
         q4.stopped("A", stop)
         a = q4.probe("A", "A arrêté")
         b = q4.probe("B", "A arrêté")
         through = q4.probe_many("nginx", lab.lab.checks.requests, "A arrêté")
     q4.measure_recovery("A", lab.lab.checks.recovery_timeout)
-    q4.check(diagnostics.failover(a, b, through, lab.nginx_config.facts))
+    q4.check(diagnostics.failover(a, b, through, lab.wiring()))

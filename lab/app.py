@@ -1,8 +1,8 @@
 """The reference Flask app of the lab: one greeting per team member, as in the handout.
 
-labcheck runs this file once per server and says which server it plays through the
-environment (LABCHECK_MEMBER, LABCHECK_HOST, LABCHECK_PORT). Run by hand it plays
-member A: ``python lab/app.py`` then open http://127.0.0.1:3000/.
+labcheck runs this file once per server, as it runs a team's own app files, and says
+which member it plays through the environment (LABCHECK_MEMBER, LABCHECK_ADDRESS).
+Run by hand it plays member A: ``python lab/app.py`` then open http://127.0.0.1:3000/.
 """
 
 import os
@@ -22,8 +22,6 @@ def create_app(member: str, address: str) -> Flask:
 
 
 if __name__ == "__main__":
-    host = os.environ.get("LABCHECK_HOST", "127.0.0.1")
-    port = int(os.environ.get("LABCHECK_PORT", "3000"))
     member = os.environ.get("LABCHECK_MEMBER", "SG")
-    address = os.environ.get("LABCHECK_ADDRESS", f"{host}:{port}")
-    create_app(member, address).run(host=host, port=port)
+    address = os.environ.get("LABCHECK_ADDRESS", "127.0.0.1:3000")
+    create_app(member, address).run(host="0.0.0.0", port=int(address.rpartition(":")[2]))

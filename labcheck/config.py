@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -90,15 +89,6 @@ class Lab(_Model):
     def declared_url(self, name: str) -> str:
         target = self.nginx if name == "nginx" else self.servers[name]
         return f"http://{target.host}:{target.port}/"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 _MESSAGES = {

@@ -1,4 +1,4 @@
-"""Why a check failed, in French: pure functions of the observations and nginx's config.
+"""Why a check failed, in French: pure functions of the observations and the team's files.
 
 Each function returns None when the observations answer the question, or one
 message that says what was seen and what to change.
@@ -6,37 +6,126 @@ message that says what was seen and what to change.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from dataclasses import dataclass, field
 
+from labcheck.errors import StartError
+from labcheck.network import Binding
 from labcheck.nginx import Facts
 from labcheck.probes import Observation
 
 
-def _seen(o: Observation) -> str:
-    return f"{o.url} : {o.outcome}"
+@dataclass(frozen=True)
+class Wiring:
+    """How the team's files wire the lab, as labcheck ran them."""
+
+    facts: Facts = Facts()  # what nginx.conf says
+    declared: dict[str, str] = field(default_factory=dict)  # "B" -> "172.20.10.3:3001"
+    files: dict[str, str] = field(default_factory=dict)  # "B" -> "app_AAB.py"
+    bindings: dict[str, Binding] = field(default_factory=dict)  # where app.run asked to listen
+    listens: tuple[Binding, ...] = ()  # nginx's listen directives
+    routes: tuple[tuple[str, str | None], ...] = ()  # upstream entry -> the server it reaches
+    failures: dict[str, str] = field(default_factory=dict)  # what did not start, and why
+
+    def port(self, name: str) -> int:
+        return int(self.declared[name].rpartition(":")[2])
 
 
-def answering(o: Observation, name: str, when: str = "") -> str | None:
+def start_failure(error: StartError, file: str, called_run: bool) -> str:
+    """Why a team's Flask did not start, in one line: its exception and the file's line."""
+    lines = [line.strip() for line in error.tail.splitlines() if line.strip()]
+    exception = next(
+        (line for line in reversed(lines) if re.match(r"[\w.]+(Error|Exception)\b", line)), None
+    )
+    if exception:
+        exception = re.sub(r" \((/|[A-Z]:\\)[^)]*\)$", "", exception)  # the library's path
+        places = re.findall(rf'File ".*{re.escape(file)}", line (\d+)', error.tail)
+        where = f"{file}, ligne {places[-1]}" if places else file
+        return f"{error.name} n'a pas démarré : {where} : {exception}"
+    if not called_run and "s'est arrêté" in error.reason:
+        return (
+            f"{error.name} n'a pas démarré : {file} s'est terminé sans lancer de serveur. "
+            "Appelle-t-il app.run(...) sous « if __name__ == '__main__': » ?"
+        )
+    return str(error)
+
+
+def _seen(o: Observation, wiring: Wiring) -> str:
+    """What a request saw, at the address the team declared (labcheck ran it on loopback)."""
+    address = wiring.declared.get(o.target)
+    return f"{f'http://{address}/' if address else o.url} : {o.outcome}"
+
+
+def unreachable(name: str, wiring: Wiring) -> str | None:
+    """Why the declared address of A, B or nginx refuses, read from the team's files."""
+    if name == "nginx":
+        return _nginx_unreachable(wiring)
+    file, declared, port = wiring.files[name], wiring.declared[name], wiring.port(name)
+    binding = wiring.bindings.get(name)
+    if binding is not None:
+        call = f"app.run(host='{binding.host}', port={binding.port})"
+        if binding.scope == "foreign":
+            return (
+                f"{file} demande {call}, mais {binding.host} n'est pas une adresse de la "
+                f"machine de {name} ({declared.rpartition(':')[0]}) : le système refuse "
+                "(Cannot assign requested address). Mettez host='0.0.0.0'"
+            )
+        if binding.port != port:
+            return (
+                f"{file} demande {call}, mais lab.yaml déclare {name} sur {declared} : rien "
+                f"n'écoute sur le port {port}. Mettez port={port} dans {file}"
+            )
+        if binding.scope == "private":
+            return (
+                f"{file} demande {call} : Flask n'écoute alors que sur sa propre machine, "
+                f"ni nginx ni les autres machines ne le joignent à {declared}. "
+                "Mettez host='0.0.0.0'"
+            )
+    return wiring.failures.get(name)
+
+
+def _nginx_unreachable(wiring: Wiring) -> str | None:
+    if "nginx" in wiring.failures:
+        return wiring.failures["nginx"]
+    file, port = wiring.files["nginx"], wiring.port("nginx")
+    on_port = [b for b in wiring.listens if b.port == port]
+    if not on_port:
+        ports = ", ".join(f"listen {b.asked}" for b in wiring.listens) or "aucun listen"
+        return (
+            f"{file} n'écoute pas sur le port déclaré {port} ({ports}) : écrivez "
+            f"« listen {port}; » dans le bloc server qui fait proxy_pass"
+        )
+    if all(b.scope == "private" for b in on_port):
+        return (
+            f"{file} n'écoute sur le port {port} que sur {on_port[0].host} "
+            f"(listen {on_port[0].asked}) : les autres machines ne le joignent pas. "
+            f"Écrivez « listen {port}; »"
+        )
+    return None
+
+
+def answering(o: Observation, name: str, wiring: Wiring, when: str = "") -> str | None:
     """A server answers 200 with a non-empty page."""
     if o.error == "refused":
-        return (
-            f"{name} ne répond pas{when} ({_seen(o)}) : Flask {name} est-il lancé, "
-            f"et écoute-t-il sur ce port ?"
+        why = unreachable(name, wiring) or (
+            f"Flask {name} est-il lancé, et écoute-t-il sur ce port ?"
         )
+        return f"{name} ne répond pas{when} ({_seen(o, wiring)}) : {why}"
     if not o.ok:
-        return f"{name} ne répond pas correctement{when} ({_seen(o)})"
+        return f"{name} ne répond pas correctement{when} ({_seen(o, wiring)})"
     if not o.greeting:
         return f"{name} répond une page vide ({o.url}) : la route / doit afficher un message"
     return None
 
 
-def direct(found: dict[str, Observation], purpose: str = "") -> str | None:
+def direct(found: dict[str, Observation], wiring: Wiring, purpose: str = "") -> str | None:
     """Each server answers at its own address, with its own greeting.
 
     Q1 asks exactly this; Q3 and Q4 need it to tell A's responses from B's.
     """
     a, b = found["A"], found["B"]
-    problem = answering(a, "A") or answering(b, "B")
+    problem = answering(a, "A", wiring) or answering(b, "B", wiring)
     if not problem and a.greeting == b.greeting:
         problem = (
             f"A et B répondent le même message « {a.greeting} » : impossible de savoir "
@@ -45,24 +134,27 @@ def direct(found: dict[str, Observation], purpose: str = "") -> str | None:
     return f"{purpose}{problem}" if problem else None
 
 
-def stopped(o: Observation, name: str = "A") -> str | None:
+def stopped(o: Observation, wiring: Wiring, name: str = "A") -> str | None:
     """Q2: the address of a stopped server refuses the connection."""
     if o.error == "refused":
         return None
     if o.ok:
         return (
-            f"{name} répond encore après son arrêt ({_seen(o)}) : un autre programme "
+            f"{name} répond encore après son arrêt ({_seen(o, wiring)}) : un autre programme "
             "écoute-t-il sur ce port ?"
         )
-    return f"après l'arrêt de {name}, on attendait un refus de connexion, observé : {_seen(o)}"
+    seen = _seen(o, wiring)
+    return f"après l'arrêt de {name}, on attendait un refus de connexion, observé : {seen}"
 
 
-def _unexpected(responses: list[Observation]) -> str | None:
+def _unexpected(responses: list[Observation], wiring: Wiring) -> str | None:
     failed = [o for o in responses if not o.ok]
     if failed:
         kinds = Counter(o.outcome for o in failed)
         summary = ", ".join(f"{n}× {k}" for k, n in kinds.most_common())
-        return f"{len(failed)} requête(s) sur {len(responses)} ont échoué via nginx ({summary})"
+        problem = f"{len(failed)} requête(s) sur {len(responses)} ont échoué via nginx ({summary})"
+        why = unreachable("nginx", wiring) if failed[0].error == "refused" else None
+        return f"{problem} : {why}" if why else problem
     strangers = [o for o in responses if o.server is None]
     if strangers:
         return (
@@ -73,9 +165,9 @@ def _unexpected(responses: list[Observation]) -> str | None:
     return None
 
 
-def alternation(responses: list[Observation], tolerance: float, facts: Facts) -> str | None:
+def alternation(responses: list[Observation], tolerance: float, wiring: Wiring) -> str | None:
     """Q3: both servers answer through nginx, in a balanced way."""
-    problem = _unexpected(responses)
+    problem = _unexpected(responses, wiring)
     if problem:
         return problem
     counts = Counter(o.server for o in responses)
@@ -83,18 +175,18 @@ def alternation(responses: list[Observation], tolerance: float, facts: Facts) ->
     split = f"A {counts['A']}, B {counts['B']} sur {total}"
     if len(counts) == 1:
         only = str(next(iter(counts)))
-        return f"seul {only} a répondu via nginx ({split}) : {_why_one_server(facts, only)}"
+        return f"seul {only} a répondu via nginx ({split}) : {_why_one_server(wiring, only)}"
     share = counts["A"] / total
     if abs(share - 0.5) > tolerance:
         return (
             f"répartition déséquilibrée via nginx ({split}, tolérance ±{tolerance:.0%})"
-            + _why_unbalanced(facts)
+            + _why_unbalanced(wiring.facts)
         )
     return None
 
 
-def _why_one_server(facts: Facts, only: str) -> str:
-    upstream = facts.upstream
+def _why_one_server(wiring: Wiring, only: str) -> str:
+    upstream = wiring.facts.upstream
     if upstream is None:
         return "aucun bloc upstream dans nginx.conf : proxy_pass doit viser un upstream de A et B"
     if upstream.method == "ip_hash":
@@ -112,7 +204,25 @@ def _why_one_server(facts: Facts, only: str) -> str:
         )
     if len(upstream.servers) < 2:
         return f"l'upstream « {upstream.name} » ne liste qu'un serveur : ajoutez-y A et B"
-    return f"vérifiez que l'upstream « {upstream.name} » liste les adresses de A et de B"
+    missing = "B" if only == "A" else "A"
+    return _route_problem(wiring, missing) or (
+        f"vérifiez que l'upstream « {upstream.name} » liste les adresses de A et de B"
+    )
+
+
+def _route_problem(wiring: Wiring, server: str) -> str | None:
+    """Why nginx cannot reach ``server``: no upstream entry for it, or it does not listen."""
+    if server not in {service for _, service in wiring.routes}:
+        strays = [entry for entry, service in wiring.routes if service is None]
+        name = wiring.facts.upstream.name if wiring.facts.upstream else "?"
+        return (
+            f"aucune entrée de l'upstream « {name} » ne vise {server} "
+            f"({wiring.declared[server]}) ; "
+            + (f"{', '.join(strays)} ne correspond à aucun serveur déclaré ; " if strays else "")
+            + f"corrigez l'adresse ou le port dans {wiring.files['nginx']}"
+        )
+    why = unreachable(server, wiring)
+    return f"nginx n'atteint pas {server} : {why}" if why else None
 
 
 def _why_unbalanced(facts: Facts) -> str:
@@ -128,16 +238,19 @@ def _why_unbalanced(facts: Facts) -> str:
 
 
 def failover(
-    a: Observation, b: Observation, responses: list[Observation], facts: Facts
+    a: Observation, b: Observation, responses: list[Observation], wiring: Wiring
 ) -> str | None:
     """Q4: A stopped: A refuses, B answers, nginx answers every request, from B."""
-    problem = stopped(a) or answering(b, "B", " alors que A est arrêté")
+    problem = stopped(a, wiring) or answering(b, "B", wiring, " alors que A est arrêté")
     if problem:
         return problem
     failed = [o for o in responses if not o.ok]
     if failed:
-        return f"{_unexpected(responses)} après l'arrêt de A : {_why_no_failover(facts)}"
-    problem = _unexpected(responses)
+        if failed[0].error == "refused":  # nginx itself does not answer
+            return _unexpected(responses, wiring)
+        why = _why_no_failover(wiring)
+        return f"{_unexpected(responses, wiring)} après l'arrêt de A : {why}"
+    problem = _unexpected(responses, wiring)
     if problem:
         return problem
     not_b = [o for o in responses if o.server != "B"]
@@ -146,7 +259,8 @@ def failover(
     return None
 
 
-def _why_no_failover(facts: Facts) -> str:
+def _why_no_failover(wiring: Wiring) -> str:
+    facts = wiring.facts
     if "off" in facts.proxy_next_upstream:
         return (
             "`proxy_next_upstream off` empêche nginx de réessayer B quand A refuse ; "
@@ -158,10 +272,13 @@ def _why_no_failover(facts: Facts) -> str:
             f"l'upstream « {upstream.name} » ne liste qu'un serveur : personne ne prend "
             "le relais de A"
         )
+    problem = _route_problem(wiring, "B")
+    if problem:
+        return problem
     return "nginx n'a pas pris le relais de A avec B ; vérifiez l'upstream et les journaux"
 
 
-def precondition(before: Observation, name: str = "A") -> str | None:
+def precondition(before: Observation, wiring: Wiring, name: str = "A") -> str | None:
     """Stopping a server shows something only if it was answering before."""
-    problem = answering(before, name, " avant l'arrêt")
+    problem = answering(before, name, wiring, " avant l'arrêt")
     return f"précondition non remplie : {problem}" if problem else None

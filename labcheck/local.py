@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -12,14 +13,19 @@ from types import TracebackType
 
 from labcheck import nginx
 from labcheck.config import Lab
-from labcheck.network import Endpoint, Network
+from labcheck.diagnostics import Wiring, start_failure
+from labcheck.errors import LabcheckError, StartError
+from labcheck.network import SERVICES, Binding, Endpoint, Network
 from labcheck.processes import Service, StopReport
-
-SERVICES = ("A", "B", "nginx")
 
 
 class LocalLab:
-    """The lab running on this machine; a context manager that leaves nothing behind."""
+    """The lab running on this machine; a context manager that leaves nothing behind.
+
+    The team's files run as they are written, on the team's network mapped to loopback
+    (``labcheck.network``). A team process that does not start is not an error of the
+    run: it is recorded in ``failures``, and the checks that need it say why.
+    """
 
     def __init__(self, lab: Lab, *, free_ports: bool = False) -> None:
         self.lab = lab
@@ -29,6 +35,8 @@ class LocalLab:
         # nginx workers run as "nobody" when the master is root: they must read the prefix.
         self.rundir.chmod(0o755)
         self.nginx_config = nginx.RunConfig(lab.path(lab.nginx.config), self.rundir, self.network)
+        self.failures: dict[str, str] = {}
+        self._bindings: dict[str, Binding] = {}
         self.services = {name: self._service(name) for name in SERVICES}
 
     def _service(self, name: str) -> Service:
@@ -41,21 +49,47 @@ class LocalLab:
             return Service(
                 "nginx", command, endpoint, log, cwd=self.rundir,
                 start_timeout=start_timeout, stop_grace=stop_grace,
+                listens=lambda: [endpoint, *self._nginx_listens()],
             )  # fmt: skip
         server = self.lab.servers[name]
         app = self.lab.path(server.app)
         env = {
-            "LABCHECK_SERVER": name,
-            "LABCHECK_HOST": endpoint.host,
-            "LABCHECK_PORT": str(endpoint.port),
+            "LABCHECK_MACHINE": self.network.machine_of(name).to_json(),
+            "LABCHECK_BINDING": str(self._binding_file(name)),
             "LABCHECK_MEMBER": " et ".join(server.members),
             "LABCHECK_ADDRESS": f"{server.host}:{server.port}",
         }
-        command = [sys.executable, str(app)]
+        command = [sys.executable, "-m", "labcheck.teamapp", str(app)]
         return Service(
             f"Flask {name}", command, endpoint, log, env=env, cwd=app.parent,
             start_timeout=start_timeout, stop_grace=stop_grace,
+            listens=lambda: [endpoint, *self._bound(name)],
         )  # fmt: skip
+
+    def _binding_file(self, name: str) -> Path:
+        return self.rundir / f"{name}.binding.json"
+
+    def binding(self, name: str) -> Binding | None:
+        """Where Flask ``name`` asked to listen (None before it called app.run)."""
+        if name not in self._bindings:
+            try:
+                data = json.loads(self._binding_file(name).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+            endpoint = Endpoint.parse(data["endpoint"]) if data["endpoint"] else None
+            self._bindings[name] = Binding(data["host"], data["port"], endpoint, data["scope"])
+        return self._bindings[name]
+
+    def _forget_binding(self, name: str) -> None:
+        self._bindings.pop(name, None)
+        self._binding_file(name).unlink(missing_ok=True)
+
+    def _bound(self, name: str) -> list[Endpoint]:
+        binding = self.binding(name)
+        return [binding.endpoint] if binding and binding.endpoint else []
+
+    def _nginx_listens(self) -> list[Endpoint]:
+        return [b.endpoint for b in self.nginx_config.listens if b.endpoint]
 
     def endpoint(self, name: str) -> Endpoint:
         return self.network.local[name]
@@ -63,22 +97,53 @@ class LocalLab:
     def launch(self) -> None:
         """Check nginx's config and start the three processes, without waiting for them."""
         try:
-            self.nginx_config.write()
-            nginx.check(self.nginx_binary, self.nginx_config)
-            for service in self.services.values():
-                service.launch()
+            try:
+                self.nginx_config.write()
+                nginx.check(self.nginx_binary, self.nginx_config)
+            except LabcheckError as e:  # the team's nginx.conf cannot run
+                self.failures["nginx"] = f"nginx n'a pas démarré : {e}"
+            for name, service in self.services.items():
+                if name not in self.failures:
+                    self._forget_binding(name)
+                    service.launch()
         except BaseException:
             self.close()
             raise
 
     def wait_ready(self) -> None:
-        """Wait until A, B and nginx accept connections (one fails: all are stopped)."""
+        """Wait until A, B and nginx accept connections; record those that do not start."""
         try:
-            for service in self.services.values():
-                service.wait_ready()
+            for name, service in self.services.items():
+                if name not in self.failures:
+                    try:
+                        service.wait_ready()
+                    except StartError as e:
+                        self.failures[name] = self._start_failure(name, e)
         except BaseException:
             self.close()
             raise
+
+    def _start_failure(self, name: str, error: StartError) -> str:
+        if name == "nginx":
+            return str(error)
+        file = self.lab.servers[name].app.name
+        return start_failure(error, file, called_run=self.binding(name) is not None)
+
+    def wiring(self) -> Wiring:
+        """How the team's files wire the lab, for the diagnostics."""
+        lab = self.lab
+        declared = {name: f"{s.host}:{s.port}" for name, s in lab.servers.items()}
+        files = {name: s.app.name for name, s in lab.servers.items()}
+        bindings = {name: b for name in lab.servers if (b := self.binding(name))}
+        return Wiring(
+            facts=self.nginx_config.facts,
+            declared={**declared, "nginx": f"{lab.nginx.host}:{lab.nginx.port}"},
+            files={**files, "nginx": lab.nginx.config.name},
+            bindings=bindings,
+            listens=tuple(self.nginx_config.listens),
+            routes=tuple(self.nginx_config.routes),
+            failures=dict(self.failures),
+        )
 
     def __enter__(self) -> LocalLab:
         self.launch()
@@ -103,6 +168,7 @@ class LocalLab:
         return self.services[name].stop()
 
     def start(self, name: str) -> None:
+        self._forget_binding(name)
         self.services[name].start()
 
     @contextmanager

@@ -19,8 +19,8 @@ from typing import Any
 
 import crossplane
 
-from labcheck.errors import ConfigError, NginxConfigError, NginxNotFound
-from labcheck.network import Endpoint, Network
+from labcheck.errors import ConfigError, LabcheckError, NginxConfigError, NginxNotFound
+from labcheck.network import Binding, Endpoint, Network
 
 Directive = dict[str, Any]
 
@@ -151,34 +151,69 @@ def split_address(address: str, default_port: int = 80) -> tuple[str, int] | Non
 
 
 class RunConfig:
-    """The team's config rendered into a private run folder (``nginx -p RUNDIR``)."""
+    """The team's config rendered into a private run folder (``nginx -p RUNDIR``).
+
+    A config that cannot run (a syntax error, a listen address of another machine)
+    is kept as ``error``: nginx then does not start, and the checks that need it say why.
+    """
 
     def __init__(self, source: Path, rundir: Path, network: Network) -> None:
         self.source, self.rundir, self.network = source, rundir, network
-        self.directives = parse(source)
-        self.facts = facts(self.directives)
         self.path = rundir / "conf" / "nginx.conf"
         self.error_log = rundir / "logs" / "error.log"
         self.access_log = rundir / "logs" / "access.log"
+        self.error: LabcheckError | None = None
+        self.listens: list[Binding] = []  # each listen directive: asked, and where it landed
+        self.routes: list[tuple[str, str | None]] = []  # upstream entry -> service it reaches
+        self._lines: dict[int, int | None] = {}  # rendered line -> the team's line
+        try:
+            self.directives = parse(source)
+        except ConfigError as e:
+            self.directives, self.error = [], e
+        self.facts = facts(self.directives)
 
     def write(self) -> Path:
+        """Render the config into the run folder; raise ``error`` if it cannot run."""
         for sub in ("conf", "logs", "html", "temp"):
             (self.rundir / sub).mkdir(parents=True, exist_ok=True)
         for name, text in _STOCK_HTML.items():
             (self.rundir / "html" / name).write_text(text, encoding="utf-8")
-        rendered = self._render([_copy(d) for d in self.directives])
-        self.path.write_text(crossplane.build(rendered) + "\n", encoding="utf-8")
+        if self.error is None:
+            rendered = self._render([_copy(d) for d in self.directives])
+            self.path.write_text(crossplane.build(rendered) + "\n", encoding="utf-8")
+            self._lines = {
+                int(r["line"]): d.get("line")
+                for r, d in zip(_walk(self._reparse()), _walk(rendered), strict=False)
+            }
+        if self.error is not None:
+            raise self.error
         return self.path
+
+    def _reparse(self) -> list[Directive]:
+        parsed: list[Directive] = crossplane.parse(str(self.path), single=True)["config"][0][
+            "parsed"
+        ]
+        return parsed
 
     def addresses(self) -> list[Endpoint]:
         """Every address the rendered config listens on or connects to."""
         found = []
-        for d in _walk(crossplane.parse(str(self.path), single=True)["config"][0]["parsed"]):
+        for d in _walk(self._reparse()):
             if d["directive"] in ("listen", "server") and d["args"] and d.get("block") is None:
                 parts = split_address(d["args"][0])
                 if parts:
                     found.append(Endpoint(*parts))
         return found
+
+    def team_line(self, message: str) -> str:
+        """nginx's message, with the rendered config's path and line turned into the team's."""
+
+        def replace(match: re.Match[str]) -> str:
+            line = self._lines.get(int(match.group(1)))
+            where = f"ligne {line}" if line else "ligne ajoutée par labcheck"
+            return f" ({self.source.name}, {where})"
+
+        return re.sub(re.escape(f" in {self.path}:") + r"(\d+)", replace, message)
 
     def _render(self, directives: list[Directive]) -> list[Directive]:
         if not any(d["directive"] == "http" for d in directives):
@@ -190,22 +225,26 @@ class RunConfig:
             _directive("pid", str(self.rundir / "nginx.pid")),
             _directive("error_log", str(self.error_log)),
         ]
-        return main + [self._rewrite(d) for d in directives if d["directive"] not in _DROPPED]
+        return main + [r for d in directives for r in self._rewrite(d)]
 
-    def _rewrite(self, d: Directive) -> Directive:
+    def _rewrite(self, d: Directive) -> list[Directive]:
+        """The directive as it runs here: addresses and paths mapped, maybe several or none."""
         name, args = d["directive"], d["args"]
+        if name in _DROPPED:
+            return []
+        if name == "include" and args:
+            return self._include(d)
         if name == "server" and "block" not in d and args:  # an upstream entry
             d["args"] = [self._upstream_address(args[0]), *args[1:]]
         elif name == "listen" and args:
-            d["args"] = [self._listen_address(args[0]), *args[1:]]
-        elif name == "include" and args:
-            d["args"] = [self._include(args[0])]
+            d["args"] = [self._listen_address(args[0], d.get("line")), *args[1:]]
+        elif name in ("root", "alias") and args:
+            d["args"] = [str(self.rundir / "html")]  # the stock layout's html/ folder
         if "block" in d:
-            block = [self._rewrite(c) for c in d["block"] if c["directive"] not in _DROPPED]
-            d["block"] = _dedupe_listens(block)
+            d["block"] = _dedupe_listens([r for c in d["block"] for r in self._rewrite(c)])
         if name == "http":
             d["block"] = self._http_preamble() + d["block"]
-        return d
+        return [d]
 
     def _http_preamble(self) -> list[Directive]:
         temp = self.rundir / "temp"
@@ -219,33 +258,52 @@ class RunConfig:
         parts = split_address(address)
         if parts is None:
             return address
-        host, port = parts
-        return str(self.network.upstream(host, port))
+        endpoint = self.network.connect(*parts)
+        self.routes.append((address, self.network.service_at(endpoint)))
+        return str(endpoint)
 
-    def _listen_address(self, address: str) -> str:
+    def _listen_address(self, address: str, line: int | None) -> str:
         parts = split_address(address)
         if parts is None:
             return address
-        _, port = parts
-        # The declared port maps to the local nginx endpoint; another port (80, 8080)
-        # lands on a free port of the same machine, where no check will look.
-        return str(self.network.upstream(self.network.nginx_host, port))
+        binding = self.network.machine_of("nginx").bind(*parts)
+        self.listens.append(binding)
+        if binding.endpoint is None:
+            names = ", ".join(self.network.machine_of("nginx").names)
+            self.error = ConfigError(
+                self.source.name,
+                f"ligne {line}" if line else None,
+                f"listen {address} : cette adresse n'est pas celle de la machine de nginx "
+                f"({names}) ; nginx refuserait de démarrer (Cannot assign requested "
+                "address). Écrivez seulement le port : listen 8181;",
+            )
+            return address
+        return str(binding.endpoint)
 
-    def _include(self, target: str) -> str:
-        if os.path.isabs(target) or any(c in target for c in "*?["):
-            return target
-        local = self.source.parent / target
-        if not local.is_file() and Path(target).name == "mime.types":
-            local = Path("/etc/nginx/mime.types")
-        if local.is_file():
-            copy = self.rundir / "conf" / Path(target).name
-            shutil.copyfile(local, copy)
-            return str(copy)
-        return target
+    def _include(self, d: Directive) -> list[Directive]:
+        """An include, as it runs here.
+
+        A file of the team's folder is read and its directives mapped like the rest.
+        A stock file (mime.types, fastcgi_params) missing there comes from the stock
+        layout (/etc/nginx). Anything else (/etc/nginx/sites-enabled/*, C:/nginx/...)
+        names files of the machine the config was written on: left out.
+        """
+        target = d["args"][0]
+        team = self.source.parent / target
+        if any(c in target for c in "*?[") or os.path.isabs(target):
+            return []
+        if team.is_file() and team.suffix == ".conf":
+            return [r for c in parse(team) for r in self._rewrite(_copy(c))]
+        stock = team if team.is_file() else Path("/etc/nginx") / target
+        if not stock.is_file():
+            return []
+        copy = self.rundir / "conf" / Path(target).name
+        shutil.copyfile(stock, copy)
+        return [{**d, "args": [str(copy)]}]
 
 
 def _copy(d: Directive) -> Directive:
-    out = {"directive": d["directive"], "args": list(d["args"])}
+    out = {"directive": d["directive"], "args": list(d["args"]), "line": d.get("line")}
     if "block" in d:
         out["block"] = [_copy(c) for c in d["block"]]
     return out
@@ -280,7 +338,7 @@ def check(executable: str, config: RunConfig) -> None:
         timeout=30,
     )
     if result.returncode != 0:
-        raise NginxConfigError(str(config.source), result.stderr or result.stdout)
+        raise NginxConfigError(config.source.name, config.team_line(result.stderr or result.stdout))
 
 
 def command(executable: str, config: RunConfig) -> list[str]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from labcheck import CHECKS_DIR, __version__, nginx
+from labcheck import CHECKS_DIR, __version__, isolation, nginx
 from labcheck.config import Lab, load_lab
 from labcheck.errors import LabcheckError
 from labcheck.local import LocalLab
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # imported when used: the lab starts before they load, and me
 @dataclass
 class Run:
     lab: Lab
+    isolated: bool = False
     running: LocalLab | None = None
     ready: bool = False
     questions: dict[str, Question] = field(default_factory=dict)
@@ -74,6 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
     run = config.stash[RUN] = Run(lab)
     if not config.option.collectonly:
         # Started now, so that Flask's start overlaps pytest's collection.
+        run.isolated = isolation.private_network()
         try:
             run.running = LocalLab(lab, free_ports=config.getoption("free_ports"))
             run.running.launch()
@@ -187,6 +189,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "labcheck_version": __version__,
         "nginx_version": nginx.version(run.running.nginx_binary),
         "endpoints": {name: str(e) for name, e in run.running.network.local.items()},
+        "machines": run.running.network.loopbacks(),
+        "network_namespace": "privé (boucle locale seulement)" if run.isolated else "machine",
+        "startup_failures": run.running.failures,
+        "bindings": {
+            name: {"asked": b.asked, "endpoint": str(b.endpoint) if b.endpoint else None}
+            for name in ("A", "B")
+            if (b := run.running.binding(name))
+        },
     }
     from labcheck import report
 

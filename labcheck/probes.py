@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from labcheck.config import is_loopback
 from labcheck.errors import LabcheckError
+from labcheck.network import is_loopback
 
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 5.0

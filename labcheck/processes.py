@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -42,6 +44,7 @@ class _Executor(TCPExecutor):
     """TCPExecutor that remembers a forced kill and fails fast on any early exit."""
 
     killed = False
+    endpoints: Callable[[], list[Endpoint]] = list
 
     def launch(self) -> None:
         """Popen only: the readiness wait is separate so that A, B and nginx start together."""
@@ -56,11 +59,23 @@ class _Executor(TCPExecutor):
     def after_start_check(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise ProcessExitedWithError(self, self.process.returncode)
-        return super().after_start_check()
+        return any(_accepts(endpoint) for endpoint in self.endpoints())
+
+
+def _accepts(endpoint: Endpoint) -> bool:
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 class Service:
-    """One lab process (a Flask server or nginx) listening on one endpoint."""
+    """One lab process (a Flask server or nginx) listening on one endpoint.
+
+    It is ready when one of ``listens()`` accepts connections: by default its endpoint;
+    a team's server may listen elsewhere than declared, and the checks then say so.
+    """
 
     def __init__(
         self,
@@ -73,8 +88,10 @@ class Service:
         cwd: Path | None = None,
         start_timeout: float = 15.0,
         stop_grace: float = 3.0,
+        listens: Callable[[], list[Endpoint]] | None = None,
     ) -> None:
         self.name, self.endpoint, self.log = name, endpoint, log
+        self._listens = listens or (lambda: [endpoint])
         self.stop_grace = stop_grace
         self._start_timeout = start_timeout
         self._command, self._env, self._cwd = command, env or {}, cwd
@@ -100,6 +117,7 @@ class Service:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
         )
+        self._executor.endpoints = self._listens
         self._executor.launch()
 
     def wait_ready(self) -> None:

@@ -81,6 +81,11 @@ def render(lab: Lab, questions: dict[str, Question], meta: dict[str, Any], prose
             meta=meta,
             questions=[(q, QUESTIONS[q.id], answer(q, lab), STATUS_FR[q.status]) for q in ordered],
             passed=sum(q.status == "passed" for q in ordered),
+            mapped=[
+                f"{host} → {loopback}"
+                for host, loopback in meta.get("machines", {}).items()
+                if host != loopback
+            ],
             prose={**PROSE, **prose},
             members=lambda name: ", ".join(
                 f"{m.name} ({m.initials})" for m in lab.members_of(name)

@@ -1,4 +1,7 @@
-"""Each check can fail: a lab broken for a question fails exactly that question, in French."""
+"""Each check can fail: a lab broken for a question fails exactly that question, in French.
+
+The mistakes teams make are in test_team_labs.py; these are the reference lab, broken.
+"""
 
 import pytest
 
@@ -8,30 +11,6 @@ BROKEN = {
     "one_server": (
         {"nginx_conf": "one_server.conf"},
         {"Q3": "seul A a répondu", "Q4": "ne liste qu'un serveur"},
-    ),
-    "ip_hash": ({"nginx_conf": "ip_hash.conf"}, {"Q3": "`ip_hash` épingle chaque client"}),
-    "backup": ({"nginx_conf": "backup.conf"}, {"Q3": "est marqué `backup`"}),
-    "weight": ({"nginx_conf": "weight.conf"}, {"Q3": "`weight` fausse la répartition"}),
-    "next_upstream_off": (
-        {"nginx_conf": "next_upstream_off.conf"},
-        {"Q4": "`proxy_next_upstream off` empêche nginx de réessayer B"},
-    ),
-    "same_greeting": (
-        {"apps": {"A": "same_greeting.py", "B": "same_greeting.py"}},
-        {
-            "Q1": "A et B répondent le même message « Hello, World! »",
-            "Q3": "impossible d'attribuer les réponses : A et B répondent le même message",
-            "Q4": "précondition non remplie : A et B répondent le même message",
-        },
-    ),
-    "a_answers_500": (
-        {"apps": {"A": "error_500.py"}},
-        {
-            "Q1": "A ne répond pas correctement (http://",
-            "Q2": "précondition non remplie : A ne répond pas correctement avant l'arrêt",
-            "Q3": "impossible d'attribuer les réponses : A ne répond pas correctement",
-            "Q4": "précondition non remplie : A ne répond pas correctement",
-        },
     ),
 }
 

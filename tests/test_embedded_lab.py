@@ -1,6 +1,6 @@
 """The main job: the embedded lab passes Q1-Q4 and the report tells what was observed."""
 
-from conftest import assert_ports_free, build_lab, run_checks
+from conftest import build_lab, run_checks
 
 
 def test_reference_lab_passes_and_writes_the_report(lab_dir):
@@ -25,16 +25,3 @@ def test_reference_lab_passes_and_writes_the_report(lab_dir):
     results = outcome.results
     assert set(results["digests"]) == {"lab.yaml", "app.py", "nginx.conf"}
     assert results["nginx_version"][0].isdigit()
-    assert_ports_free(outcome)
-
-
-def test_worker_processes_4_without_zone_still_alternates(lab_dir):
-    # Each worker keeps its own round-robin state: the order may be A A B A B ...
-    outcome = run_checks(build_lab(lab_dir, nginx_conf="workers4.conf"))
-    assert outcome.returncode == 0, outcome.output
-    assert outcome.statuses["Q3"] == "passed"
-
-
-def test_handout_app_with_debug_reloader_passes(lab_dir):
-    outcome = run_checks(build_lab(lab_dir, apps={"A": "reloader.py", "B": "reloader.py"}))
-    assert outcome.returncode == 0, outcome.output

@@ -22,6 +22,12 @@ from labcheck.network import ensure_free
 from labcheck.polling import poll
 
 
+@pytest.fixture(autouse=True)
+def machine_namespace(monkeypatch):
+    # The ports are looked at from here: the runs must share this network namespace.
+    monkeypatch.setenv("LABCHECK_ISOLATION", "off")
+
+
 def test_failing_run_with_x_leaves_nothing_and_a_whole_report(lab_dir):
     outcome = run_checks(build_lab(lab_dir, nginx_conf="one_server.conf"), "-x")
     assert outcome.returncode == 1

@@ -13,4 +13,4 @@ def hello_world():
 
 
 if __name__ == "__main__":
-    app.run(host=os.environ["LABCHECK_HOST"], port=int(os.environ["LABCHECK_PORT"]), debug=True)
+    app.run(host="0.0.0.0", port=int(os.environ["LABCHECK_ADDRESS"].split(":")[1]), debug=True)

@@ -1,0 +1,82 @@
+"""Run a team's Flask script as it is written, on the team's network mapped to loopback.
+
+``python -m labcheck.teamapp SCRIPT`` runs SCRIPT as ``python SCRIPT`` would (its own
+``__main__``, its imports, its debug reloader), with one change: ``app.run(host, port)``
+listens where that (host, port) of the team's machine lands here (see
+``labcheck.network.Machine``), given as JSON in $LABCHECK_MACHINE. What the script asked
+for, and where it landed, is written as JSON to $LABCHECK_BINDING before the server
+starts. A host that is no address of the machine fails as the OS would fail it.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+from labcheck.network import Binding, Machine
+
+_RELOADED = "WERKZEUG_RUN_MAIN"  # set by Werkzeug in the reloader's child
+
+
+def _record(path: Path, binding: Binding) -> None:
+    data = {
+        "host": binding.host,
+        "port": binding.port,
+        "endpoint": str(binding.endpoint) if binding.endpoint else None,
+        "scope": binding.scope,
+    }
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data), encoding="utf-8")
+    partial.replace(path)  # the parent never reads half a record
+
+
+def _patch_flask(machine: Machine, record: Path, script: Path) -> None:
+    from flask import Flask
+
+    original = Flask.run
+
+    def run(self: Flask, host: str | None = None, port: Any = None, *args: Any, **kw: Any) -> None:
+        # Flask's own defaults: 127.0.0.1 and 5000.
+        binding = machine.bind(host if host is not None else "127.0.0.1", int(port or 5000))
+        if not os.environ.get(_RELOADED):  # the reloader's child serves the parent's socket
+            _record(record, binding)
+        if binding.endpoint is None:
+            raise OSError(errno.EADDRNOTAVAIL, f"Cannot assign requested address: '{host}'")
+        original(self, binding.endpoint.host, binding.endpoint.port, *args, **kw)
+
+    Flask.run = run  # type: ignore[method-assign]
+
+    try:  # the debug reloader starts the script again: through this runner, not bare
+        from werkzeug import _reloader
+
+        arguments = sys.argv[1:]
+        _reloader._get_args_for_reloading = lambda: [
+            sys.executable, "-m", "labcheck.teamapp", str(script), *arguments
+        ]  # fmt: skip
+    except (ImportError, AttributeError):
+        pass
+
+
+def main() -> None:
+    script = Path(sys.argv[1]).resolve()
+    machine = Machine.from_json(os.environ["LABCHECK_MACHINE"])
+    record = Path(os.environ["LABCHECK_BINDING"])
+    sys.argv = [str(script), *sys.argv[2:]]
+    _patch_flask(machine, record, script)
+    # What ``python SCRIPT`` does: the script's folder first on the path, a fresh __main__.
+    sys.path[0] = str(script.parent)
+    module = types.ModuleType("__main__")
+    module.__file__ = str(script)
+    module.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    sys.modules["__main__"] = module
+    code = compile(script.read_bytes(), str(script), "exec")
+    exec(code, module.__dict__)
+
+
+if __name__ == "__main__":
+    main()
