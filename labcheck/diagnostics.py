@@ -82,7 +82,23 @@ def unreachable(name: str, wiring: Wiring) -> str | None:
                 f"ni nginx ni les autres machines ne le joignent à {declared}. "
                 "Mettez host='0.0.0.0'"
             )
-    return wiring.failures.get(name)
+    return _port_taken_by_other(name, wiring) or wiring.failures.get(name)
+
+
+def _port_taken_by_other(name: str, wiring: Wiring) -> str | None:
+    """Both servers on one machine, the other one asking for this one's port."""
+    other = "B" if name == "A" else "A"
+    theirs = wiring.bindings.get(other)
+    same_machine = (
+        wiring.declared[name].rpartition(":")[0] == wiring.declared[other].rpartition(":")[0]
+    )
+    if not same_machine or theirs is None or theirs.port != wiring.port(name):
+        return None
+    file = wiring.files[other]
+    return (
+        f"{file} (serveur {other}) demande aussi le port {theirs.port}, sur la même machine : "
+        f"un seul des deux peut l'avoir. Mettez port={wiring.port(other)} dans {file}"
+    )
 
 
 def _nginx_unreachable(wiring: Wiring) -> str | None:

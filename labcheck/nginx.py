@@ -26,7 +26,7 @@ Directive = dict[str, Any]
 
 # Paths nginx would otherwise take from its build (Debian: /var/lib/nginx, /var/log/nginx).
 _TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-_DROPPED = {"daemon", "pid", "user", "error_log", "access_log", "lock_file", "load_module"} | {
+_DROPPED = {"#", "daemon", "pid", "user", "error_log", "access_log", "lock_file", "load_module"} | {
     f"{kind}_temp_path" for kind in _TEMP_PATHS
 }
 _STOCK_HTML = {
@@ -86,6 +86,13 @@ class Facts:
 
 def parse(source: Path) -> list[Directive]:
     """The directives of a team's nginx.conf; syntax errors name the team's line."""
+    if source.read_bytes().startswith(b"\xef\xbb\xbf"):
+        raise ConfigError(
+            str(source),
+            "ligne 1",
+            "le fichier commence par une signature UTF-8 (BOM), que nginx lit comme une "
+            "directive inconnue : enregistrez-le en « UTF-8 » sans BOM",
+        )
     payload = crossplane.parse(str(source), single=True, check_ctx=False, comments=False)
     if payload["errors"]:
         error = payload["errors"][0]

@@ -20,13 +20,13 @@ PASS = {"Q1": None, "Q2": None, "Q3": None, "Q4": None}
 
 
 def team_lab(folder: Path, *changes: tuple[str, str, str]) -> Path:
-    """The handout lab in ``folder``, each (file, old, new) change applied once."""
+    """The handout lab in ``folder``, with each (file, old, new) change applied."""
     shutil.copytree(CORPUS / "handout", folder)
     shutil.copy(CORPUS / "labcluster.conf", folder)
     for name, old, new in changes:
         path = folder / name
         text = path.read_text()
-        assert text.count(old) == 1, (name, old)
+        assert old in text, (name, old)
         path.write_text(text.replace(old, new))
     lab_yaml = folder / "lab.yaml"
     data = yaml.safe_load(lab_yaml.read_text())
@@ -48,6 +48,15 @@ LABS = {
     "handout": ((), PASS),
     "workers4_no_zone": ((("nginx.conf", "worker_processes  1;", "worker_processes  4;"),), PASS),
     "confd_snippet": ((("lab.yaml", "config: nginx.conf", "config: labcluster.conf"),), PASS),
+    "hostnames": (
+        (
+            ("lab.yaml", "172.20.10.2", "pc-siba"),
+            ("lab.yaml", "172.20.10.13", "pc-adama.local"),
+            ("nginx.conf", UPSTREAM_A, "server pc-siba:3000;"),
+            ("nginx.conf", UPSTREAM_B, "server pc-adama.local:3001;"),
+        ),
+        PASS,
+    ),
     "import_error": (
         (("app_AAB.py", "from flask import Flask", "from flask import flask"),),
         {
@@ -208,3 +217,42 @@ def test_nginx_conf_errors_name_the_teams_line(lab_dir, change, expected):
     assert "nginx n'a pas démarré" in diagnostic
     assert expected.format(line=line) in diagnostic, diagnostic
     assert outcome.statuses == {"Q1": "passed", "Q2": "passed", "Q3": "failed", "Q4": "failed"}
+
+
+def test_b_taking_port_3000_on_as_machine_is_named_whoever_wins(lab_dir):
+    # Both servers on one machine, B kept port 3000: whichever starts first gets the port,
+    # as on the team's machine. The diagnostic names B's file either way.
+    outcome = run_checks(
+        team_lab(
+            lab_dir,
+            ("lab.yaml", "host: 172.20.10.13", "host: 172.20.10.2"),
+            ("nginx.conf", UPSTREAM_B, "server 172.20.10.2:3001;"),
+            ("app_AAB.py", "port=3001", "port=3000"),
+        )
+    )
+    q1 = outcome.question("Q1")
+    assert q1["status"] == "failed"
+    assert "Mettez port=3001 dans app_AAB.py" in q1["diagnostic"], q1["diagnostic"]
+    assert outcome.statuses["Q3"] == "failed"
+
+
+def test_files_saved_on_windows_run_the_same(lab_dir):
+    # CRLF line endings everywhere, and the UTF-8 signature (BOM) some editors add.
+    lab_yaml = team_lab(lab_dir)
+    for name in ("app_SG.py", "app_AAB.py", "nginx.conf"):
+        path = lab_dir / name
+        bom = b"\xef\xbb\xbf" if name.endswith(".py") else b""
+        path.write_bytes(bom + path.read_bytes().replace(b"\n", b"\r\n"))
+    outcome = run_checks(lab_yaml)
+    assert outcome.returncode == 0, outcome.output
+
+
+def test_nginx_conf_with_a_bom_is_refused_as_nginx_would(lab_dir):
+    lab_yaml = team_lab(lab_dir)
+    conf = lab_dir / "nginx.conf"
+    conf.write_bytes(b"\xef\xbb\xbf" + conf.read_bytes())
+    outcome = run_checks(lab_yaml)
+    assert outcome.statuses == {"Q1": "passed", "Q2": "passed", "Q3": "failed", "Q4": "failed"}
+    assert "nginx.conf: ligne 1 : le fichier commence par une signature UTF-8 (BOM)" in (
+        outcome.question("Q3")["diagnostic"]
+    )
