@@ -253,6 +253,7 @@ def test_nginx_conf_with_a_bom_is_refused_as_nginx_would(lab_dir):
     conf.write_bytes(b"\xef\xbb\xbf" + conf.read_bytes())
     outcome = run_checks(lab_yaml)
     assert outcome.statuses == {"Q1": "passed", "Q2": "passed", "Q3": "failed", "Q4": "failed"}
-    assert "nginx.conf: ligne 1 : le fichier commence par une signature UTF-8 (BOM)" in (
-        outcome.question("Q3")["diagnostic"]
+    assert (
+        "nginx.conf: ligne 1 : le fichier commence par une signature UTF-8 (BOM)"
+        in (outcome.question("Q3")["diagnostic"])
     )
