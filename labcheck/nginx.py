@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import crossplane
@@ -29,6 +29,11 @@ _TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 _DROPPED = {"#", "daemon", "pid", "user", "error_log", "access_log", "lock_file", "load_module"} | {
     f"{kind}_temp_path" for kind in _TEMP_PATHS
 }
+# Files of nginx's own conf/ folder, which a config may include by name.
+_STOCK_INCLUDES = {
+    "mime.types", "fastcgi_params", "fastcgi.conf", "proxy_params", "scgi_params",
+    "uwsgi_params", "koi-utf", "koi-win", "win-utf",
+}  # fmt: skip
 _STOCK_HTML = {
     "index.html": "<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>\n",
     "50x.html": "<!DOCTYPE html><html><body><h1>An error occurred.</h1></body></html>\n",
@@ -172,9 +177,9 @@ class RunConfig:
         self.error: LabcheckError | None = None
         self.listens: list[Binding] = []  # each listen directive: asked, and where it landed
         self.routes: list[tuple[str, str | None]] = []  # upstream entry -> service it reaches
-        self._lines: dict[int, int | None] = {}  # rendered line -> the team's line
+        self._lines: dict[int, tuple[str, int | None]] = {}  # rendered line -> team file, line
         try:
-            self.directives = parse(source)
+            self.directives = self._inline(parse(source))
         except ConfigError as e:
             self.directives, self.error = [], e
         self.facts = facts(self.directives)
@@ -189,7 +194,7 @@ class RunConfig:
             rendered = self._render([_copy(d) for d in self.directives])
             self.path.write_text(crossplane.build(rendered) + "\n", encoding="utf-8")
             self._lines = {
-                int(r["line"]): d.get("line")
+                int(r["line"]): (d.get("file", self.source.name), d.get("line"))
                 for r, d in zip(_walk(self._reparse()), _walk(rendered), strict=False)
             }
         if self.error is not None:
@@ -216,9 +221,8 @@ class RunConfig:
         """nginx's message, with the rendered config's path and line turned into the team's."""
 
         def replace(match: re.Match[str]) -> str:
-            line = self._lines.get(int(match.group(1)))
-            where = f"ligne {line}" if line else "ligne ajoutée par labcheck"
-            return f" ({self.source.name}, {where})"
+            file, line = self._lines.get(int(match.group(1)), (self.source.name, None))
+            return f" ({file}, ligne {line})" if line else " (ligne ajoutée par labcheck)"
 
         return re.sub(re.escape(f" in {self.path}:") + r"(\d+)", replace, message)
 
@@ -288,29 +292,59 @@ class RunConfig:
         return str(binding.endpoint)
 
     def _include(self, d: Directive) -> list[Directive]:
-        """An include, as it runs here.
+        """A stock include (mime.types...), from the team's folder or the stock layout.
 
-        A file of the team's folder is read and its directives mapped like the rest.
-        A stock file (mime.types, fastcgi_params) missing there comes from the stock
-        layout (/etc/nginx). Anything else (/etc/nginx/sites-enabled/*, C:/nginx/...)
-        names files of the machine the config was written on: left out.
+        The team's own files were read in place by ``_inline``. Anything else
+        (/etc/nginx/sites-enabled/*, C:/nginx/...) names files of the machine the
+        config was written on: left out.
         """
         target = d["args"][0]
+        name = PureWindowsPath(target).name  # C:\\nginx\\conf\\mime.types too
         team = self.source.parent / target
-        if any(c in target for c in "*?[") or os.path.isabs(target):
+        stock = team if not _elsewhere(target) and team.is_file() else Path("/etc/nginx") / name
+        if name not in _STOCK_INCLUDES or not stock.is_file():
             return []
-        if team.is_file() and team.suffix == ".conf":
-            return [r for c in parse(team) for r in self._rewrite(_copy(c))]
-        stock = team if team.is_file() else Path("/etc/nginx") / target
-        if not stock.is_file():
-            return []
-        copy = self.rundir / "conf" / Path(target).name
+        copy = self.rundir / "conf" / name
         shutil.copyfile(stock, copy)
         return [{**d, "args": [str(copy)]}]
 
+    def _inline(self, directives: list[Directive], depth: int = 0) -> list[Directive]:
+        """The team's own included files (a conf.d layout) read in place of their include.
+
+        nginx resolves a relative include from the folder of the main config.
+        """
+        out = []
+        for d in directives:
+            target = d["args"][0] if d["directive"] == "include" and d["args"] else None
+            if (
+                target
+                and not _elsewhere(target)
+                and PureWindowsPath(target).name not in (_STOCK_INCLUDES)
+            ):
+                for path in sorted(self.source.parent.glob(target)) if depth < 8 else []:
+                    out.extend(self._inline(_from_file(parse(path), path.name), depth + 1))
+                continue
+            if "block" in d:
+                d = {**d, "block": self._inline(d["block"], depth)}
+            out.append(d)
+        return out
+
+
+def _from_file(directives: list[Directive], name: str) -> list[Directive]:
+    """Mark directives read from an included file, so that errors name that file."""
+    for d in _walk(directives):
+        d["file"] = name
+    return directives
+
+
+def _elsewhere(target: str) -> bool:
+    """An include path of another machine: /etc/nginx/..., C:/nginx/..."""
+    return os.path.isabs(target) or PureWindowsPath(target).is_absolute()
+
 
 def _copy(d: Directive) -> Directive:
-    out = {"directive": d["directive"], "args": list(d["args"]), "line": d.get("line")}
+    out: Directive = {key: d[key] for key in ("directive", "line", "file") if key in d}
+    out["args"] = list(d["args"])
     if "block" in d:
         out["block"] = [_copy(c) for c in d["block"]]
     return out

@@ -257,3 +257,21 @@ def test_nginx_conf_with_a_bom_is_refused_as_nginx_would(lab_dir):
         "nginx.conf: ligne 1 : le fichier commence par une signature UTF-8 (BOM)"
         in (outcome.question("Q3")["diagnostic"])
     )
+
+
+def test_conf_d_layout_is_read_in_place_and_errors_name_the_included_file(lab_dir):
+    # nginx.conf includes conf.d/*.conf, where the team keeps its upstream and server.
+    lab_yaml = team_lab(lab_dir, ("lab.yaml", "config: nginx.conf", "config: main.conf"))
+    (lab_dir / "conf.d").mkdir()
+    shutil.move(lab_dir / "labcluster.conf", lab_dir / "conf.d" / "labcluster.conf")
+    (lab_dir / "main.conf").write_text(
+        "events {}\nhttp {\n    include /etc/nginx/mime.types;\n    include conf.d/*.conf;\n"
+        "    include /etc/nginx/sites-enabled/*;\n}\n"
+    )
+    assert run_checks(lab_yaml).returncode == 0
+
+    snippet = lab_dir / "conf.d" / "labcluster.conf"
+    snippet.write_text(snippet.read_text().replace("proxy_pass", "proxy_pas"))
+    line = line_of(lab_dir / "conf.d", "labcluster.conf", "proxy_pas")
+    outcome = run_checks(lab_yaml)
+    assert f'"proxy_pas" (labcluster.conf, ligne {line})' in outcome.question("Q3")["diagnostic"]
