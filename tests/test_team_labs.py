@@ -137,6 +137,16 @@ LABS = {
             "Q4": "nginx.conf n'écoute pas sur le port déclaré 8181",
         },
     ),
+    "nginx_listens_on_localhost": (
+        (("nginx.conf", "listen 8181 default_server;", "listen 127.0.0.1:8181;"),),
+        {
+            "Q1": None,
+            "Q2": None,
+            "Q3": "nginx.conf n'écoute sur le port 8181 que sur 127.0.0.1 (listen "
+            "127.0.0.1:8181) : les autres machines ne le joignent pas",
+            "Q4": "nginx.conf n'écoute sur le port 8181 que sur 127.0.0.1",
+        },
+    ),
     "flask_on_localhost": (
         (("app_SG.py", "host='0.0.0.0'", "host='127.0.0.1'"),),
         {
