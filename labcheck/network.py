@@ -215,6 +215,10 @@ class Network:
             machine.ports[port] = self._new_endpoint(machine.loopback)
         return machine.ports[port]
 
+    def nowhere(self) -> Endpoint:
+        """A loopback endpoint where nothing listens, for an address that cannot be mapped."""
+        return self._new_endpoint("127.0.0.1")
+
     def service_at(self, endpoint: Endpoint) -> str | None:
         """The declared service (A, B, nginx) whose address maps to ``endpoint``."""
         return next((name for name, e in self.local.items() if e == endpoint), None)

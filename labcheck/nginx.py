@@ -26,9 +26,24 @@ Directive = dict[str, Any]
 
 # Paths nginx would otherwise take from its build (Debian: /var/lib/nginx, /var/log/nginx).
 _TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-_DROPPED = {"#", "daemon", "pid", "user", "error_log", "access_log", "lock_file", "load_module"} | {
+_DROPPED = {"#", "daemon", "pid", "error_log", "access_log", "lock_file"} | {
     f"{kind}_temp_path" for kind in _TEMP_PATHS
 }
+# Directives that reach outside the run folder or this machine: left out, and said.
+_REFUSED = {
+    "load_module": "charge du code dans nginx",
+    "user": "change d'utilisateur",
+    "resolver": "interroge un serveur DNS",
+    "working_directory": "écrit hors du dossier d'exécution",
+    "worker_rlimit_core": "écrit des vidages mémoire",
+    "env": "transmet l'environnement",
+    "ssl_engine": "charge un moteur matériel",
+} | {f"{kind}_cache_path": "écrit hors du dossier d'exécution" for kind in _TEMP_PATHS}
+# Directives that connect to a backend: their address is mapped like upstream entries.
+_PASSES = {"proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass"}
+_PASS_TARGET = re.compile(
+    r"^(?P<scheme>[a-z]+://)?(?P<host>\[[^\]]*\]|[^/:]+)(?::(?P<port>\d+))?(?P<rest>.*)$"
+)
 # Files of nginx's own conf/ folder, which a config may include by name.
 _STOCK_INCLUDES = {
     "mime.types", "fastcgi_params", "fastcgi.conf", "proxy_params", "scgi_params",
@@ -177,6 +192,7 @@ class RunConfig:
         self.error: LabcheckError | None = None
         self.listens: list[Binding] = []  # each listen directive: asked, and where it landed
         self.routes: list[tuple[str, str | None]] = []  # upstream entry -> service it reaches
+        self.notes: list[str] = []  # what was left out of the team's config, and why
         self._lines: dict[int, tuple[str, int | None]] = {}  # rendered line -> team file, line
         try:
             self.directives = self._inline(parse(source))
@@ -210,11 +226,15 @@ class RunConfig:
     def addresses(self) -> list[Endpoint]:
         """Every address the rendered config listens on or connects to."""
         found = []
+        upstreams = {u.name for u in self.facts.upstreams}
         for d in _walk(self._reparse()):
             if d["directive"] in ("listen", "server") and d["args"] and d.get("block") is None:
                 parts = split_address(d["args"][0])
                 if parts:
                     found.append(Endpoint(*parts))
+            elif d["directive"] in _PASSES and (match := _PASS_TARGET.match(d["args"][0])):
+                if match["host"] not in upstreams:
+                    found.append(Endpoint(match["host"].strip("[]"), int(match["port"] or 80)))
         return found
 
     def team_line(self, message: str) -> str:
@@ -243,8 +263,13 @@ class RunConfig:
         name, args = d["directive"], d["args"]
         if name in _DROPPED:
             return []
+        if name in _REFUSED:
+            self._note(d, _REFUSED[name])
+            return []
         if name == "include" and args:
             return self._include(d)
+        if name in _PASSES and args:
+            d["args"] = [self._pass_target(d), *args[1:]]
         if name == "server" and "block" not in d and args:  # an upstream entry
             d["args"] = [self._upstream_address(args[0]), *args[1:]]
         elif name == "listen" and args:
@@ -264,6 +289,28 @@ class RunConfig:
             _directive("access_log", str(self.access_log), "labcheck"),
             *(_directive(f"{kind}_temp_path", str(temp / kind)) for kind in _TEMP_PATHS),
         ]
+
+    def _note(self, d: Directive, why: str) -> None:
+        where = f"{d.get('file', self.source.name)}, ligne {d.get('line') or '?'}"
+        text = " ".join([d["directive"], *d["args"]])
+        self.notes.append(f"{where} : « {text} » laissé de côté ({why})")
+
+    def _pass_target(self, d: Directive) -> str:
+        """proxy_pass & co.: an upstream's name stays, an address is mapped to loopback."""
+        target = d["args"][0]
+        match = _PASS_TARGET.match(target)
+        upstreams = {u.name for u in self.facts.upstreams}
+        if target.startswith(("unix:", "http://unix:")) or match is None:
+            return target
+        host = match["host"]
+        if host in upstreams and not match["port"]:
+            return target
+        if "$" in target:  # resolved while running, through a resolver: not here
+            self._note(d, "adresse calculée à l'exécution")
+            return f"{match['scheme'] or ''}{self.network.nowhere()}"
+        default = 443 if (match["scheme"] or "").startswith(("https", "grpcs")) else 80
+        endpoint = self.network.connect(host, int(match["port"] or default))
+        return f"{match['scheme'] or ''}{endpoint}{match['rest']}"
 
     def _upstream_address(self, address: str) -> str:
         parts = split_address(address)
@@ -303,6 +350,8 @@ class RunConfig:
         team = self.source.parent / target
         stock = team if not _elsewhere(target) and team.is_file() else Path("/etc/nginx") / name
         if name not in _STOCK_INCLUDES or not stock.is_file():
+            if _elsewhere(target) or any(c in target for c in "*?["):
+                self._note(d, "fichier d'une autre machine")
             return []
         copy = self.rundir / "conf" / name
         shutil.copyfile(stock, copy)
@@ -321,8 +370,13 @@ class RunConfig:
                 and not _elsewhere(target)
                 and PureWindowsPath(target).name not in (_STOCK_INCLUDES)
             ):
+                folder = self.source.parent.resolve()
+                if not (folder / target).resolve().is_relative_to(folder):
+                    self._note(d, "fichier hors du dossier de l'équipe")
+                    continue
                 for path in sorted(self.source.parent.glob(target)) if depth < 8 else []:
-                    out.extend(self._inline(_from_file(parse(path), path.name), depth + 1))
+                    if path.resolve().is_relative_to(folder) and path.is_file():
+                        out.extend(self._inline(_from_file(parse(path), path.name), depth + 1))
                 continue
             if "block" in d:
                 d = {**d, "block": self._inline(d["block"], depth)}

@@ -192,6 +192,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "machines": run.running.network.loopbacks(),
         "network_namespace": "privé (boucle locale seulement)" if run.isolated else "machine",
         "startup_failures": run.running.failures,
+        "nginx_notes": run.running.nginx_config.notes,
         "bindings": {
             name: {"asked": b.asked, "endpoint": str(b.endpoint) if b.endpoint else None}
             for name in ("A", "B")
@@ -212,6 +213,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for question in run.questions.values():
         for note in question.notes:
             write(f"{question.id} — remarque : {note}", yellow=True)
+    if run.running is not None:
+        for note in run.running.nginx_config.notes:
+            write(f"nginx — remarque : {note}", yellow=True)
     written = run.written
     write(f"Rapport : {written.markdown}")
     write(f"Résultats : {written.results}")

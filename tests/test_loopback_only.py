@@ -80,6 +80,39 @@ def test_team_nginx_conf_is_rendered_with_loopback_only(lab_dir, tmp_path, conf)
         assert f"root {tmp_path / 'run' / 'html'};" in rendered
 
 
+def test_directives_that_reach_out_are_mapped_or_left_out(lab_dir, tmp_path):
+    lab_yaml = team_lab(lab_dir, ("lab.yaml", "config: nginx.conf", "config: evil.conf"))
+    (lab_dir / "evil.conf").write_text(
+        "load_module /tmp/evil.so;\nuser root;\nevents {}\nhttp {\n"
+        "    resolver 8.8.8.8;\n    include /etc/passwd;\n    include ../../*.conf;\n"
+        "    proxy_cache_path /var/cache/evil keys_zone=evil:1m;\n"
+        "    server {\n        listen 8181;\n        access_log /etc/evil.log;\n"
+        f"        location / {{ proxy_pass http://{A}:3000; }}\n"
+        "        location /b { proxy_pass http://example.org/b; }\n"
+        "        location /c { proxy_pass http://$host; root /etc; }\n    }\n}\n"
+    )
+    lab = load_lab(lab_yaml)
+    network = Network(lab, free_ports=True)
+    config = nginx.RunConfig(lab.path(lab.nginx.config), tmp_path / "run", network)
+    rendered = config.write().read_text()
+
+    assert all(loopback(e.host) for e in config.addresses()), config.addresses()
+    assert f"proxy_pass http://{network.local['A']};" in rendered  # A's address, mapped
+    for outside in ("8.8.8.8", "example.org", "/etc", "/var/cache", "/tmp/evil", "user "):
+        assert outside not in rendered, outside
+    left_out = " ".join(config.notes)
+    for directive in (
+        "load_module",
+        "user root",
+        "resolver",
+        "include /etc/passwd",
+        "include ../../*.conf",
+        "proxy_cache_path",
+        "proxy_pass http://$host",
+    ):
+        assert f"« {directive}" in left_out, directive
+
+
 def test_probe_refuses_a_non_loopback_address():
     with pytest.raises(NotLoopback, match="n'envoie rien hors de la boucle locale"):
         get("A", f"http://{A}:3000/")
