@@ -215,6 +215,19 @@ class Network:
             machine.ports[port] = self._new_endpoint(machine.loopback)
         return machine.ports[port]
 
+    def knows(self, host: str) -> bool:
+        """Whether a name can be found: an IP address, localhost, or a declared machine.
+
+        Any other host name would be looked up in DNS by nginx; on loopback it is not
+        found, and this tells it before anything is looked up.
+        """
+        wanted = canonical(host)
+        try:
+            ipaddress.ip_address(wanted)
+            return True
+        except ValueError:
+            return wanted in self._host_of.values()
+
     def nowhere(self) -> Endpoint:
         """A loopback endpoint where nothing listens, for an address that cannot be mapped."""
         return self._new_endpoint("127.0.0.1")

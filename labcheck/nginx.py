@@ -271,7 +271,7 @@ class RunConfig:
         if name in _PASSES and args:
             d["args"] = [self._pass_target(d), *args[1:]]
         if name == "server" and "block" not in d and args:  # an upstream entry
-            d["args"] = [self._upstream_address(args[0]), *args[1:]]
+            d["args"] = [self._upstream_address(d), *args[1:]]
         elif name == "listen" and args:
             d["args"] = [self._listen_address(args[0], d.get("line")), *args[1:]]
         elif name in ("root", "alias") and args:
@@ -308,13 +308,31 @@ class RunConfig:
         if "$" in target:  # resolved while running, through a resolver: not here
             self._note(d, "adresse calculée à l'exécution")
             return f"{match['scheme'] or ''}{self.network.nowhere()}"
+        if not self.network.knows(host):
+            self._host_not_found(d, host)
+            return target
         default = 443 if (match["scheme"] or "").startswith(("https", "grpcs")) else 80
         endpoint = self.network.connect(host, int(match["port"] or default))
         return f"{match['scheme'] or ''}{endpoint}{match['rest']}"
 
-    def _upstream_address(self, address: str) -> str:
+    def _host_not_found(self, d: Directive, host: str) -> None:
+        """What nginx -t says of a name it cannot resolve, said before any DNS lookup."""
+        line = d.get("line")
+        self.error = self.error or ConfigError(
+            d.get("file", self.source.name),
+            f"ligne {line}" if line else None,
+            f"« {' '.join([d['directive'], *d['args']])} » : « {host} » n'est ni un upstream "
+            "de la configuration ni une machine de lab.yaml ; nginx refuserait de démarrer "
+            f'(host not found in upstream "{host}")',
+        )
+
+    def _upstream_address(self, d: Directive) -> str:
+        address = d["args"][0]
         parts = split_address(address)
         if parts is None:
+            return address
+        if not self.network.knows(parts[0]):
+            self._host_not_found(d, parts[0])
             return address
         endpoint = self.network.connect(*parts)
         self.routes.append((address, self.network.service_at(endpoint)))

@@ -88,7 +88,7 @@ def test_directives_that_reach_out_are_mapped_or_left_out(lab_dir, tmp_path):
         "    proxy_cache_path /var/cache/evil keys_zone=evil:1m;\n"
         "    server {\n        listen 8181;\n        access_log /etc/evil.log;\n"
         f"        location / {{ proxy_pass http://{A}:3000; }}\n"
-        "        location /b { proxy_pass http://example.org/b; }\n"
+        "        location /b { proxy_pass http://10.9.8.7/b; }\n"
         "        location /c { proxy_pass http://$host; root /etc; }\n    }\n}\n"
     )
     lab = load_lab(lab_yaml)
@@ -98,7 +98,7 @@ def test_directives_that_reach_out_are_mapped_or_left_out(lab_dir, tmp_path):
 
     assert all(loopback(e.host) for e in config.addresses()), config.addresses()
     assert f"proxy_pass http://{network.local['A']};" in rendered  # A's address, mapped
-    for outside in ("8.8.8.8", "example.org", "/etc", "/var/cache", "/tmp/evil", "user "):
+    for outside in ("8.8.8.8", "10.9.8.7", "/etc", "/var/cache", "/tmp/evil", "user "):
         assert outside not in rendered, outside
     left_out = " ".join(config.notes)
     for directive in (

@@ -214,7 +214,8 @@ def test_handout_lab_records_what_the_files_asked_for(lab_dir):
         (("proxy_pass http://labcluster;", "proxy_pas http://labcluster;"),
          'unknown directive "proxy_pas" (nginx.conf, ligne {line})'),
         (("proxy_pass http://labcluster;", "proxy_pass http://labclustr;"),
-         'host not found in upstream "labclustr" (nginx.conf, ligne {line})'),
+         'nginx.conf: ligne {line} : « proxy_pass http://labclustr » : « labclustr » n\'est ni '
+         'un upstream de la configuration ni une machine de lab.yaml'),
         (("listen 8181 default_server;", "listen 8181 default_server"),
          "nginx.conf: ligne {line} : erreur de syntaxe nginx"),
     ],
