@@ -10,7 +10,7 @@ from labcheck import diagnostics
 def test_q2_stop(lab, evidence):
     q2 = evidence("Q2")
     before = q2.probe("A", "avant l'arrêt")
-    q2.check(diagnostics.precondition(before, lab.wiring()))
+    q2.precondition(diagnostics.precondition(before, lab.wiring()))
     with lab.stopped("A") as stop:
         q2.stopped("A", stop)
         after = q2.probe("A", "A arrêté")

@@ -9,7 +9,9 @@ from labcheck import diagnostics
 
 def test_q3_alternation(lab, evidence):
     q3, wiring = evidence("Q3"), lab.wiring()
-    q3.check(diagnostics.direct(q3.references(), wiring, "impossible d'attribuer les réponses : "))
+    q3.precondition(
+        diagnostics.direct(q3.references(), wiring, "impossible d'attribuer les réponses : ")
+    )
     responses = q3.probe_many("nginx", lab.lab.checks.requests)
     q3.facts["sequence"] = [o.server or "?" for o in responses]
     tolerance = lab.lab.checks.balance_tolerance

@@ -10,7 +10,9 @@ from labcheck import diagnostics
 
 def test_q4_failover(lab, evidence):
     q4 = evidence("Q4")
-    q4.check(diagnostics.direct(q4.references(), lab.wiring(), "précondition non remplie : "))
+    q4.precondition(
+        diagnostics.direct(q4.references(), lab.wiring(), "précondition non remplie : ")
+    )
     with lab.stopped("A") as stop:
         q4.stopped("A", stop)
         a = q4.probe("A", "A arrêté")

@@ -73,6 +73,7 @@ class Question:
     lab: LocalLab | None = field(default=None, repr=False, compare=False)
     status: str = "not-run"
     diagnostic: str | None = None
+    precondition_failed: bool = False  # failed before the question itself could be asked
     observations: list[Observation] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -146,6 +147,11 @@ class Question:
             self.diagnostic = problem
             pytest.fail(problem, pytrace=False)
 
+    def precondition(self, problem: str | None) -> None:
+        """Like ``check``, for what must hold before the question can be asked at all."""
+        self.precondition_failed = problem is not None
+        self.check(problem)
+
     def _keep(self, observation: Observation) -> Observation:
         self._attribute(observation)
         self.observations.append(observation)
@@ -163,6 +169,7 @@ class Question:
             "title": self.info.title,
             "status": self.status,
             "diagnostic": self.diagnostic,
+            "precondition_failed": self.precondition_failed,
             "facts": self.facts,
             "notes": self.notes,
             "observations": [o.as_dict() for o in self.observations],

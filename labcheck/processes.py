@@ -192,6 +192,32 @@ class Service:
         self._log_file = None
 
 
+def started_by(pid: int) -> list[psutil.Process]:
+    """Live processes that labcheck's executors started in process ``pid``.
+
+    mirakuru marks every child, and the children's children, with its parent's pid: a
+    process that left its group is still found.
+    """
+    found = []
+    for proc in psutil.process_iter(["status"]):
+        try:
+            marker = proc.environ().get("mirakuru_uuid", "")
+        except psutil.Error:
+            continue
+        if marker.startswith(f"{pid}:") and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+def kill_started_by(pid: int) -> None:
+    """SIGKILL whatever process ``pid`` started and left behind (it was killed, say)."""
+    for proc in started_by(pid):
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+
+
 def _group_alive(pgid: int) -> bool:
     """Whether a live (non-zombie) process is left in the group.
 

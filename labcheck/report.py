@@ -99,7 +99,7 @@ def results(lab: Lab, questions: dict[str, Question], meta: dict[str, Any]) -> d
     """The machine-readable record the grader reads."""
     files = [lab.root / Path(lab.source).name]
     files += [lab.path(s.app) for s in lab.servers.values()] + [lab.path(lab.nginx.config)]
-    return {
+    record = {
         **meta,
         "labcheck_version": __version__,
         "lab": lab.model_dump(mode="json"),
@@ -110,6 +110,15 @@ def results(lab: Lab, questions: dict[str, Question], meta: dict[str, Any]) -> d
         },
         "questions": [(questions.get(qid) or Question(qid)).as_dict() for qid in QUESTIONS],
     }
+    return {**record, "empreinte": results_fingerprint(record)}
+
+
+def results_fingerprint(record: dict[str, Any]) -> str:
+    """SHA-256 of a results.json's content (its "empreinte" left out): a hand edit shows."""
+    content = {k: v for k, v in record.items() if k != "empreinte"}
+    return hashlib.sha256(
+        json.dumps(content, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    ).hexdigest()
 
 
 def write(lab: Lab, questions: dict[str, Question], meta: dict[str, Any]) -> Written:

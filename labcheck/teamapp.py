@@ -62,7 +62,35 @@ def _patch_flask(machine: Machine, record: Path, script: Path) -> None:
         pass
 
 
+def _limit_resources() -> None:
+    """Bounds for an untrusted submission's code ($LABCHECK_LIMITS, set by the grader).
+
+    CPU time, memory, open files, processes of this user, and the size of any file it
+    writes: its log is one, so a flood of output ends the process, not the disk.
+    """
+    import resource
+
+    import psutil
+
+    uid = os.getuid()
+    mine = sum(
+        1 for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid
+    )
+    for limit, value in (
+        (resource.RLIMIT_CPU, 60),
+        (resource.RLIMIT_AS, 4 * 2**30),
+        (resource.RLIMIT_NOFILE, 256),
+        (resource.RLIMIT_NPROC, mine + 64),
+        (resource.RLIMIT_FSIZE, 20 * 2**20),
+    ):
+        _, hard = resource.getrlimit(limit)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(limit, (value, hard))
+
+
 def main() -> None:
+    if os.environ.get("LABCHECK_LIMITS"):
+        _limit_resources()
     script = Path(sys.argv[1]).resolve()
     machine = Machine.from_json(os.environ["LABCHECK_MACHINE"])
     record = Path(os.environ["LABCHECK_BINDING"])

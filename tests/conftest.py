@@ -10,11 +10,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
 import yaml
 
 from labcheck.network import Endpoint, ensure_free
+from labcheck.processes import started_by
 
 ROOT = Path(__file__).resolve().parent.parent
 LABS = Path(__file__).parent / "labs"
@@ -103,19 +103,8 @@ def run_checks(
 
 
 def leftovers(pytest_pid: int) -> list[str]:
-    """Live processes started by the labcheck run in process ``pytest_pid``.
-
-    mirakuru marks every child, and the children's children, with its parent's pid.
-    """
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
-        try:
-            marker = proc.environ().get("mirakuru_uuid", "")
-        except psutil.Error:
-            continue
-        if marker.startswith(f"{pytest_pid}:") and proc.info["status"] != psutil.STATUS_ZOMBIE:
-            found.append(" ".join(proc.info["cmdline"] or []))
-    return found
+    """Live processes started by the labcheck run in process ``pytest_pid``."""
+    return [" ".join(proc.cmdline()) for proc in started_by(pytest_pid)]
 
 
 @pytest.fixture
