@@ -262,6 +262,8 @@ class RunConfig:
         """The directive as it runs here: addresses and paths mapped, maybe several or none."""
         name, args = d["directive"], d["args"]
         if name in _DROPPED:
+            if args and _elsewhere(args[0]):  # logs, pid... at a path of another machine
+                self._note(d, "chemin hors du dossier d'exécution, remplacé")
             return []
         if name in _REFUSED:
             self._note(d, _REFUSED[name])
@@ -275,6 +277,8 @@ class RunConfig:
         elif name == "listen" and args:
             d["args"] = [self._listen_address(args[0], d.get("line")), *args[1:]]
         elif name in ("root", "alias") and args:
+            if _elsewhere(args[0]):
+                self._note(d, "chemin hors du dossier d'exécution, remplacé par html/")
             d["args"] = [str(self.rundir / "html")]  # the stock layout's html/ folder
         if "block" in d:
             d["block"] = _dedupe_listens([r for c in d["block"] for r in self._rewrite(c)])

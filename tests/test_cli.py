@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from conftest import ROOT, build_lab
 
 LABCHECK = [sys.executable, "-c", "from labcheck.cli import main; main()"]
@@ -31,3 +33,14 @@ def test_run_is_pytest_checks(lab_dir: Path):
     assert result.returncode == 0, result.stdout
     assert "4 passed" in result.stdout
     assert (lab_dir / "report" / "rapport.md").is_file()
+
+
+def test_github_workflow_template_runs_the_checks_and_keeps_the_report():
+    workflow = yaml.safe_load((ROOT / "labcheck" / "templates" / "github-workflow.yml").read_text())
+    steps = workflow["jobs"]["verifier"]["steps"]
+    commands = " ".join(step.get("run", "") for step in steps)
+    assert "apt-get install -y nginx" in commands
+    assert "pip install -e" in commands  # labcheck's checks/ live beside its package
+    assert "labcheck run --lab lab.yaml" in commands
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "report/"

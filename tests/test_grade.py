@@ -221,6 +221,7 @@ def test_nothing_from_a_malicious_submission_runs_or_writes_outside(graded):
         "« load_module /tmp/x.so »",
         "« user root »",
         "« include /etc/passwd »",
+        f"« access_log {canary}.log »",
     ):
         assert what in notes, what
 
