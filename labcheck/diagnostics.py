@@ -7,6 +7,7 @@ message that says what was seen and what to change.
 from __future__ import annotations
 
 import re
+import signal
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -32,6 +33,14 @@ class Wiring:
         return int(self.declared[name].rpartition(":")[2])
 
 
+_SIGNALS = {
+    int(signal.SIGXFSZ): "SIGXFSZ : sa sortie a dépassé la taille permise (une boucle d'affichage ?)",
+    int(signal.SIGXCPU): "SIGXCPU : il a dépassé le temps de calcul permis (une boucle sans fin ?)",
+    int(signal.SIGKILL): "SIGKILL (mémoire épuisée ?)",
+    int(signal.SIGSEGV): "SIGSEGV (plantage de Python ou d'une bibliothèque)",
+}
+
+
 def start_failure(error: StartError, file: str, called_run: bool) -> str:
     """Why a team's Flask did not start, in one line: its exception and the file's line."""
     lines = [line.strip() for line in error.tail.splitlines() if line.strip()]
@@ -43,7 +52,10 @@ def start_failure(error: StartError, file: str, called_run: bool) -> str:
         places = re.findall(rf'File ".*{re.escape(file)}", line (\d+)', error.tail)
         where = f"{file}, ligne {places[-1]}" if places else file
         return f"{error.name} n'a pas démarré : {where} : {exception}"
-    if not called_run and "s'est arrêté" in error.reason:
+    if error.exit_code is not None and error.exit_code < 0:
+        signal_name = _SIGNALS.get(-error.exit_code, f"signal {-error.exit_code}")
+        return f"{error.name} n'a pas démarré : {file} a été arrêté par {signal_name}"
+    if not called_run and error.exit_code == 0:
         return (
             f"{error.name} n'a pas démarré : {file} s'est terminé sans lancer de serveur. "
             "Appelle-t-il app.run(...) sous « if __name__ == '__main__': » ?"

@@ -57,9 +57,10 @@ class PortBusy(LabcheckError):
 class StartError(LabcheckError):
     """A lab process exited or never became ready."""
 
-    def __init__(self, name: str, reason: str, tail: str) -> None:
-        super().__init__(name, reason, tail)
+    def __init__(self, name: str, reason: str, tail: str, exit_code: int | None = None) -> None:
+        super().__init__(name, reason, tail, exit_code)
         self.name, self.reason, self.tail = name, reason, tail
+        self.exit_code = exit_code  # None: still running; negative: the signal that ended it
 
     def __str__(self) -> str:
         tail = " | ".join(line for line in self.tail.strip().splitlines()[-3:] if line.strip())

@@ -132,7 +132,7 @@ class Batch:
     """Submissions graded in parallel, each in its own run folder, ports and time limit."""
 
     def __init__(self, out: Path, scale: Scale, timeout: float, jobs: int) -> None:
-        self.out, self.scale, self.timeout, self.jobs = out, scale, timeout, jobs
+        self.out, self.scale, self.timeout, self.jobs = out.resolve(), scale, timeout, jobs
         self._running: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()

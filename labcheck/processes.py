@@ -133,7 +133,8 @@ class Service:
                 if isinstance(e, ProcessExitedWithError)
                 else f"rien n'écoute sur {self.endpoint} après {self._start_timeout:g} s"
             )
-            raise StartError(self.name, reason, self.tail()) from None
+            code = e.exit_code if isinstance(e, ProcessExitedWithError) else None
+            raise StartError(self.name, reason, self.tail(), code) from None
 
     def start(self) -> None:
         self.launch()
@@ -173,12 +174,15 @@ class Service:
             _wait_group_gone(pgid, 5.0)
         self._close()
 
-    def tail(self, lines: int = 20) -> str:
+    def tail(self, lines: int = 20, width: int = 300) -> str:
+        """The end of the output: ``lines`` lines of ``width`` characters at most."""
         try:
-            text = self.log.read_text(encoding="utf-8", errors="replace")
+            with self.log.open("rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - lines * width * 4))
+                text = f.read().decode("utf-8", errors="replace")
         except OSError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return "\n".join(line[:width] for line in text.splitlines()[-lines:])
 
     def _require_started(self) -> _Executor:
         if self._executor is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import sys
 import types
 from pathlib import Path
@@ -86,6 +87,9 @@ def _limit_resources() -> None:
         _, hard = resource.getrlimit(limit)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(limit, (value, hard))
+    # Python ignores SIGXFSZ (a write past the limit then fails, and so does the traceback):
+    # let the signal end the process, so that the checks can tell why it ended.
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 
 
 def main() -> None:

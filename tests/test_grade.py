@@ -110,6 +110,13 @@ def build_class(root: Path, canary: Path) -> dict[str, Path]:
     )  # fmt: skip
     report(subs["fourche"], SEED)
 
+    subs["deluge"] = submission(
+        root, "deluge",
+        ("app_SG.py", "from flask import Flask",
+         "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\nfrom flask import Flask"),
+    )  # fmt: skip
+    report(subs["deluge"], SEED)
+
     subs["yaml_invalide"] = submission(
         root, "yaml_invalide", ("lab.yaml", "port: 3001", "port: 30O1")
     )
@@ -132,6 +139,7 @@ EXPECTED = {  # verdicts Q1-Q4, and points
     "bloquee": ((U, U, U, U), 0),
     "malveillante": ((C, C, C, C), 100),
     "fourche": ((C, C, C, C), 100),
+    "deluge": ((X, U, U, U), 0),  # endless output: the size limit ends A, the batch goes on
     "yaml_invalide": ((U, U, U, U), 0),
     "hors_soumission": ((U, U, U, U), 0),
 }
@@ -146,7 +154,7 @@ def graded(tmp_path_factory):
     bareme.write_text("points: {Q1: 10, Q2: 20, Q3: 30, Q4: 40}\n")
     out = root / "correction"
     result = subprocess.run(
-        [*LABCHECK, "grade", *map(str, subs.values()), "--out", str(out), "--jobs", "2",
+        [*LABCHECK, "grade", *map(str, subs.values()), "--out", "correction", "--jobs", "2",
          "--timeout", "15", "--bareme", str(bareme)],
         capture_output=True, text=True, cwd=root, timeout=300,
     )  # fmt: skip
@@ -166,6 +174,8 @@ def test_every_question_of_every_submission_gets_its_verdict(graded, name):
     assert tuple(v["verdict"] for v in grade["verdicts"]) == verdicts, grade
     assert grade["total"] == total
     assert (out / name / "retour.md").is_file()
+    if grade["status"] == "notée":
+        assert (out / name / "pytest.html").stat().st_size > 10_000
 
 
 def test_notes_csv_has_a_row_per_submission(graded):
@@ -224,6 +234,12 @@ def test_nothing_from_a_malicious_submission_runs_or_writes_outside(graded):
         f"« access_log {canary}.log »",
     ):
         assert what in notes, what
+
+
+def test_a_flood_of_output_ends_the_process_not_the_disk(graded):
+    _, out, _, _ = graded
+    q1 = grade_of(out, "deluge")["verdicts"][0]
+    assert "Flask A n'a pas démarré : app_SG.py a été arrêté par SIGXFSZ" in q1["diagnostic"]
 
 
 def test_no_process_outlives_the_batch(graded):
