@@ -34,8 +34,8 @@ class Wiring:
 
 
 _SIGNALS = {
-    int(signal.SIGXFSZ): "SIGXFSZ : sa sortie a dépassé la taille permise (une boucle d'affichage ?)",
-    int(signal.SIGXCPU): "SIGXCPU : il a dépassé le temps de calcul permis (une boucle sans fin ?)",
+    int(signal.SIGXFSZ): "SIGXFSZ : sa sortie a dépassé la taille permise (un print sans fin ?)",
+    int(signal.SIGXCPU): "SIGXCPU : il a dépassé le temps de calcul permis (boucle sans fin ?)",
     int(signal.SIGKILL): "SIGKILL (mémoire épuisée ?)",
     int(signal.SIGSEGV): "SIGSEGV (plantage de Python ou d'une bibliothèque)",
 }
