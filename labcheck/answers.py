@@ -78,11 +78,17 @@ def _q1(q: Question, url: Callable[[str], str]) -> list[str]:
 
 
 def _stop_line(q: Question) -> list[str]:
-    return [
-        f"Flask {s['server']} est arrêté comme avec Ctrl+C ({s['signal']}, "
-        f"{number(s['seconds'], 2)} s)."
-        for s in q.facts.get("stops", [])
-    ]
+    lines = []
+    for s in q.facts.get("stops", []):
+        seconds = number(s["seconds"], 2)
+        if s["signal"] == "à la main":
+            how = f"à la main par l'équipe (arrêt observé après {seconds} s)"
+        elif s.get("command"):
+            how = f"par la commande `{s['command']}` (arrêt observé après {seconds} s)"
+        else:
+            how = f"comme avec Ctrl+C ({s['signal']}, {seconds} s)"
+        lines.append(f"Flask {s['server']} est arrêté {how}.")
+    return lines
 
 
 def _q2(q: Question, url: Callable[[str], str]) -> list[str]:

@@ -86,6 +86,84 @@ def grade(
     click.echo(f"Notes : {Path(out) / 'notes.csv'}")
 
 
+@main.command(help="Vérifie un laboratoire avant les vérifications : une liste en français.")
+@click.option("--lab", "lab_path", default="lab.yaml", show_default=True, help="le lab.yaml")
+def doctor(lab_path: str) -> None:
+    from labcheck import doctor as preflight
+    from labcheck.config import load_lab
+
+    try:
+        lab = load_lab(lab_path)
+    except LabcheckError as e:
+        raise LabcheckUsageError(str(e)) from None
+    where = "machines de l'équipe" if lab.remote else "exécuté par labcheck sur cette machine"
+    click.echo(f"labcheck doctor — {lab_path} ({where})")
+    items = preflight.examine(lab)
+    for item in items:
+        click.echo(str(item))
+    problems = sum(not item.ok for item in items)
+    click.echo(f"{problems} problème(s)." if problems else "Tout est prêt.")
+    sys.exit(1 if problems else 0)
+
+
+@main.command(help="Lance l'application Flask d'un serveur (A ou B) sur 0.0.0.0 et son port.")
+@click.argument("server", type=click.Choice(["A", "B"]))
+@click.option("--lab", "lab_path", default="lab.yaml", show_default=True, help="le lab.yaml")
+@click.option("--host", default="0.0.0.0", show_default=True, help="adresse d'écoute")
+def serve(server: str, lab_path: str, host: str) -> None:
+    import os
+
+    from labcheck import deploy
+    from labcheck.config import load_lab
+
+    try:
+        lab = load_lab(lab_path)
+    except LabcheckError as e:
+        raise LabcheckUsageError(str(e)) from None
+    command, env = deploy.serve(lab, server, host)
+    app = lab.servers[server].app
+    port = lab.servers[server].port
+    click.echo(
+        f"Flask {server} ({app}) sur http://{host}:{port}/ — Ctrl+C pour l'arrêter", err=True
+    )
+    os.execve(command[0], command, env)  # Ctrl+C goes to Flask itself
+
+
+@main.command(
+    help="Écrit la configuration nginx du laboratoire depuis lab.yaml (upstream de A et B, "
+    "écoute sur le port de nginx) ; --run la lance au premier plan."
+)
+@click.option("--lab", "lab_path", default="lab.yaml", show_default=True, help="le lab.yaml")
+@click.option("--output", type=click.Path(dir_okay=False), help="fichier à écrire")
+@click.option("--run", "run_it", is_flag=True, help="lancer nginx avec cette configuration")
+def nginx(lab_path: str, output: str | None, run_it: bool) -> None:
+    import os
+    from pathlib import Path
+
+    from labcheck import deploy
+    from labcheck.config import load_lab
+
+    try:
+        lab = load_lab(lab_path)
+        if run_it:
+            folder = lab.root / ".labcheck" / "nginx"
+            command = deploy.run_nginx(lab, folder)
+            click.echo(
+                f"nginx sur le port {lab.nginx.port} (configuration : {folder / 'nginx.conf'}) "
+                "— Ctrl+C pour l'arrêter",
+                err=True,
+            )
+            os.execv(command[0], command)
+    except LabcheckError as e:
+        raise LabcheckUsageError(str(e)) from None
+    text = deploy.nginx_config(lab)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"Configuration écrite dans {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 @main.command(help="Vérifie lab.yaml (et les fichiers qu'il nomme) sans rien démarrer.")
 @click.option("--lab", "lab_path", default="lab.yaml", show_default=True, help="le lab.yaml")
 def validate(lab_path: str) -> None:

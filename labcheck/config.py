@@ -28,6 +28,14 @@ def _host(value: Any) -> str:
     return value.strip()
 
 
+def _control(value: Any) -> Any:
+    if value in ("local", "manual") or isinstance(value, dict):
+        return value
+    raise PydanticCustomError(
+        "labcheck_control", "local, manual, ou {stop: commande, start: commande} attendu"
+    )
+
+
 Port = Annotated[int, BeforeValidator(_port)]
 Host = Annotated[str, BeforeValidator(_host)]
 
@@ -42,17 +50,31 @@ class Member(_Model):
     initials: str
 
 
+class Commands(_Model):
+    """Shell commands that stop and start a server on its own machine (ssh, say)."""
+
+    stop: str = Field(min_length=1)
+    start: str = Field(min_length=1)
+    timeout: float = Field(default=30.0, gt=0, le=600)
+
+
+# local: labcheck runs it here; manual: a person stops and starts it; Commands: a script.
+Control = Annotated[Literal["local", "manual"] | Commands, BeforeValidator(_control)]
+
+
 class Server(_Model):
     members: list[str] = Field(min_length=1)
     host: Host
     port: Port
     app: Path
+    control: Control | None = None  # default: the lab's
 
 
 class Nginx(_Model):
     host: Host
     port: Port
     config: Path
+    control: Control | None = None
 
 
 class Checks(_Model):
@@ -61,6 +83,7 @@ class Checks(_Model):
     stop_grace: float = Field(default=3.0, gt=0, le=60)
     start_timeout: float = Field(default=15.0, gt=0, le=300)
     recovery_timeout: float = Field(default=15.0, gt=0, le=300)
+    manual_timeout: float = Field(default=120.0, gt=0, le=3600)  # a person stopping A
 
 
 class Lab(_Model):
@@ -69,7 +92,7 @@ class Lab(_Model):
     team: list[Member] = Field(min_length=1)
     servers: dict[str, Server]
     nginx: Nginx
-    control: Literal["local"] = "local"
+    control: Control = "local"
     checks: Checks = Checks()
     root: Path = Field(default=Path("."), exclude=True)
     source: str = Field(default="lab.yaml", exclude=True)
@@ -85,6 +108,16 @@ class Lab(_Model):
     def members_of(self, server: str) -> list[Member]:
         by_initials = {m.initials: m for m in self.team}
         return [by_initials[i] for i in self.servers[server].members]
+
+    def control_of(self, name: str) -> Literal["local", "manual"] | Commands:
+        """How A, B or nginx is run: its own ``control``, else the lab's."""
+        own = self.nginx.control if name == "nginx" else self.servers[name].control
+        return own if own is not None else self.control
+
+    @property
+    def remote(self) -> bool:
+        """The team's own machines, at their declared addresses (not run by labcheck)."""
+        return self.control_of("A") != "local"
 
     def declared_url(self, name: str) -> str:
         target = self.nginx if name == "nginx" else self.servers[name]
@@ -109,8 +142,12 @@ _MESSAGES = {
 }
 
 
+def _literal_branch(error: Any) -> bool:
+    return any(str(part).startswith("literal[") for part in error["loc"])
+
+
 def _describe(error: Any) -> tuple[str, str]:
-    where = ".".join(str(part) for part in error["loc"] if part != "[key]")
+    where = ".".join(str(part) for part in error["loc"] if part not in ("[key]", "Commands"))
     kind = error["type"]
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         limits = {k: v for k, v in error.get("ctx", {}).items()}
@@ -166,7 +203,9 @@ def parse_lab(text: str, source: str, root: Path) -> Lab:
     try:
         lab = Lab.model_validate({**data, "root": root, "source": source})
     except ValidationError as e:
-        errors = e.errors()
+        # A control given as a table is the commands form: the literal branch's errors
+        # (« local or manual expected ») say nothing useful about it.
+        errors = [err for err in e.errors() if not _literal_branch(err)] or e.errors()
         where, message = _describe(errors[0])
         more = f" (et {len(errors) - 1} autre(s) erreur(s))" if len(errors) > 1 else ""
         raise ConfigError(source, where or None, message + more) from None
@@ -197,6 +236,16 @@ def _check_consistency(lab: Lab) -> None:
             lab.source,
             "servers.B.port",
             f"A et B déclarent tous deux {a.host}:{a.port} : un port chacun",
+        )
+    local = {name: lab.control_of(name) == "local" for name in (*SERVER_NAMES, "nginx")}
+    if len(set(local.values())) > 1:
+        name = next(n for n, is_local in local.items() if is_local != local["A"])
+        key = "nginx.control" if name == "nginx" else f"servers.{name}.control"
+        raise ConfigError(
+            lab.source,
+            key,
+            "« local » ne se mêle pas à manual ou à des commandes : labcheck exécute tout le "
+            "laboratoire sur cette machine (local), ou l'équipe fait tourner le sien",
         )
     for name, server in lab.servers.items():
         _require_file(lab, f"servers.{name}.app", server.app)

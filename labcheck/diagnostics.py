@@ -140,6 +140,13 @@ def answering(o: Observation, name: str, wiring: Wiring, when: str = "") -> str 
             f"Flask {name} est-il lancé, et écoute-t-il sur ce port ?"
         )
         return f"{name} ne répond pas{when} ({_seen(o, wiring)}) : {why}"
+    if o.error == "timeout":
+        port = wiring.port(name) if name in wiring.declared else "?"
+        return (
+            f"{name} ne répond pas dans le délai{when} ({_seen(o, wiring)}) : un pare-feu "
+            f"qui bloque le port {port}, une mauvaise adresse IP, ou une machine en veille ? "
+            "(un serveur arrêté refuserait la connexion aussitôt)"
+        )
     if not o.ok:
         return f"{name} ne répond pas correctement{when} ({_seen(o, wiring)})"
     if not o.greeting:

@@ -16,6 +16,7 @@ from labcheck.probes import Observation
 if TYPE_CHECKING:
     from labcheck.local import LocalLab
     from labcheck.processes import StopReport
+    from labcheck.remote import RemoteLab
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class Question:
     """The evidence one check gathers, and what pytest concluded."""
 
     id: str
-    lab: LocalLab | None = field(default=None, repr=False, compare=False)
+    lab: LocalLab | RemoteLab | None = field(default=None, repr=False, compare=False)
     status: str = "not-run"
     diagnostic: str | None = None
     precondition_failed: bool = False  # failed before the question itself could be asked
@@ -82,7 +83,7 @@ class Question:
     def info(self) -> QuestionInfo:
         return QUESTIONS[self.id]
 
-    def _lab(self) -> LocalLab:
+    def _lab(self) -> LocalLab | RemoteLab:
         if self.lab is None:
             raise RuntimeError("no running lab")
         return self.lab
@@ -90,7 +91,7 @@ class Question:
     def probe(self, target: str, label: str = "") -> Observation:
         """One request to A, B or nginx, recorded."""
         url = self._lab().endpoint(target).url
-        observation = probes.get(target, url, label=label)
+        observation = probes.get(target, url, label=label, allowed=self._lab().may_contact)
         return self._keep(observation)
 
     def probe_many(self, target: str, count: int, label: str = "") -> list[Observation]:
@@ -98,7 +99,11 @@ class Question:
         url = self._lab().endpoint(target).url
         with requests.Session() as session:
             return [
-                self._keep(probes.get(target, url, session=session, label=label))
+                self._keep(
+                    probes.get(
+                        target, url, session=session, label=label, allowed=self._lab().may_contact
+                    )
+                )
                 for _ in range(count)
             ]
 
@@ -113,8 +118,9 @@ class Question:
         return found
 
     def stopped(self, name: str, report: StopReport) -> None:
+        stop = {"server": name, "signal": report.signal, "seconds": round(report.seconds, 3)}
         self.facts.setdefault("stops", []).append(
-            {"server": name, "signal": report.signal, "seconds": round(report.seconds, 3)}
+            {**stop, "command": report.command} if report.command else stop
         )
         if report.escalated:
             self.notes.append(
@@ -130,7 +136,7 @@ class Question:
             return None
         began = time.perf_counter()
         last = poll(
-            lambda: probes.get("nginx", url),
+            lambda: probes.get("nginx", url, allowed=self._lab().may_contact),
             lambda o: o.greeting == greeting,
             timeout=timeout,
             interval=0.05,

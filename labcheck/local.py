@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from labcheck import nginx
 from labcheck.config import Lab
 from labcheck.diagnostics import Wiring, start_failure
 from labcheck.errors import LabcheckError, StartError
-from labcheck.network import SERVICES, Binding, Endpoint, Network
+from labcheck.network import SERVICES, Binding, Endpoint, Network, is_loopback
 from labcheck.processes import Service, StopReport
 
 
@@ -93,6 +94,30 @@ class LocalLab:
 
     def endpoint(self, name: str) -> Endpoint:
         return self.network.local[name]
+
+    def may_contact(self, host: str) -> bool:
+        """Loopback only: the lab runs here, whatever addresses the team declared."""
+        return is_loopback(host)
+
+    def meta(self) -> dict[str, Any]:
+        """What results.json says of this run."""
+        return {
+            "control": dict.fromkeys(SERVICES, "local"),
+            "endpoints": {name: str(e) for name, e in self.network.local.items()},
+            "nginx_version": nginx.version(self.nginx_binary),
+            "machines": self.network.loopbacks(),
+            "startup_failures": self.failures,
+            "nginx_notes": self.nginx_config.notes,
+            "bindings": {
+                name: {"asked": b.asked, "endpoint": str(b.endpoint) if b.endpoint else None}
+                for name in ("A", "B")
+                if (b := self.binding(name))
+            },
+        }
+
+    def notes(self) -> list[str]:
+        """For the terminal: what was left out of the team's nginx.conf."""
+        return [f"nginx — remarque : {note}" for note in self.nginx_config.notes]
 
     def launch(self) -> None:
         """Check nginx's config and start the three processes, without waiting for them."""

@@ -6,7 +6,9 @@ Loaded by the root conftest.py. Everything it keeps lives in ``config.stash``.
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from labcheck import CHECKS_DIR, __version__, isolation, nginx
+from labcheck import CHECKS_DIR, __version__, isolation
 from labcheck.config import Lab, load_lab
 from labcheck.errors import LabcheckError
 from labcheck.local import LocalLab
+from labcheck.remote import RemoteLab
 
 if TYPE_CHECKING:  # imported when used: the lab starts before they load, and meanwhile
     from labcheck.evidence import Question
@@ -28,7 +31,7 @@ if TYPE_CHECKING:  # imported when used: the lab starts before they load, and me
 class Run:
     lab: Lab
     isolated: bool = False
-    running: LocalLab | None = None
+    running: LocalLab | RemoteLab | None = None
     ready: bool = False
     questions: dict[str, Question] = field(default_factory=dict)
     started_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
@@ -60,6 +63,23 @@ def _runs_checks(config: pytest.Config) -> bool:
     return False
 
 
+def _terminal(config: pytest.Config) -> Callable[[str], None]:
+    """Say something to the person at the terminal now, even while a check runs."""
+
+    def say(text: str) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        with capture.global_and_fixture_disabled() if capture else nullcontext():
+            if reporter is not None:
+                reporter.ensure_newline()
+                reporter.write_line(text, bold=True)
+            else:
+                print(text, flush=True)
+            sys.stdout.flush()
+
+    return say
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl+C: fixtures and the lab are stopped
 
@@ -75,9 +95,12 @@ def pytest_configure(config: pytest.Config) -> None:
     run = config.stash[RUN] = Run(lab)
     if not config.option.collectonly:
         # Started now, so that Flask's start overlaps pytest's collection.
-        run.isolated = isolation.private_network()
         try:
-            run.running = LocalLab(lab, free_ports=config.getoption("free_ports"))
+            if lab.remote:  # the team's machines: their network, not a private one
+                run.running = RemoteLab(lab, say=_terminal(config))
+            else:
+                run.isolated = isolation.private_network()
+                run.running = LocalLab(lab, free_ports=config.getoption("free_ports"))
             run.running.launch()
         except LabcheckError as e:
             raise pytest.UsageError(str(e)) from None
@@ -127,7 +150,7 @@ def _printable(entry: Any) -> bool:
 
 
 @pytest.fixture(scope="session")
-def lab(request: pytest.FixtureRequest) -> LocalLab:
+def lab(request: pytest.FixtureRequest) -> LocalLab | RemoteLab:
     """The running lab (A, B and nginx), started once for the whole run."""
     run = request.config.stash.get(RUN, None)
     if run is None or run.running is None or not run.ready:
@@ -136,7 +159,9 @@ def lab(request: pytest.FixtureRequest) -> LocalLab:
 
 
 @pytest.fixture
-def evidence(request: pytest.FixtureRequest, lab: LocalLab) -> Callable[[str], Question]:
+def evidence(
+    request: pytest.FixtureRequest, lab: LocalLab | RemoteLab
+) -> Callable[[str], Question]:
     """``evidence("Q2")``: the record of what this check observes."""
     run = request.config.stash[RUN]
 
@@ -187,17 +212,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "finished_at": finished.isoformat(timespec="seconds"),
         "finished_at_fr": finished.strftime("%d/%m/%Y à %H:%M"),
         "labcheck_version": __version__,
-        "nginx_version": nginx.version(run.running.nginx_binary),
-        "endpoints": {name: str(e) for name, e in run.running.network.local.items()},
-        "machines": run.running.network.loopbacks(),
         "network_namespace": "privé (boucle locale seulement)" if run.isolated else "machine",
-        "startup_failures": run.running.failures,
-        "nginx_notes": run.running.nginx_config.notes,
-        "bindings": {
-            name: {"asked": b.asked, "endpoint": str(b.endpoint) if b.endpoint else None}
-            for name in ("A", "B")
-            if (b := run.running.binding(name))
-        },
+        **run.running.meta(),
     }
     from labcheck import report
 
@@ -214,8 +230,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for note in question.notes:
             write(f"{question.id} — remarque : {note}", yellow=True)
     if run.running is not None:
-        for note in run.running.nginx_config.notes:
-            write(f"nginx — remarque : {note}", yellow=True)
+        for note in run.running.notes():
+            write(note, yellow=True)
     written = run.written
     write(f"Rapport : {written.markdown}")
     write(f"Résultats : {written.results}")

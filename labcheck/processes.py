@@ -35,9 +35,10 @@ _POLL = 0.01  # seconds between two readiness polls
 class StopReport:
     """How a stop went: what was sent, how long it took, whether SIGKILL was needed."""
 
-    signal: str
-    seconds: float
-    escalated: bool
+    signal: str  # what stopped it: "SIGINT", "SIGINT puis SIGKILL", "à la main", "commande"
+    seconds: float  # until the stop was observed
+    escalated: bool = False
+    command: str = ""  # the stop command, when one was run
 
 
 class _Executor(TCPExecutor):

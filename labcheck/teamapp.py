@@ -3,9 +3,10 @@
 ``python -m labcheck.teamapp SCRIPT`` runs SCRIPT as ``python SCRIPT`` would (its own
 ``__main__``, its imports, its debug reloader), with one change: ``app.run(host, port)``
 listens where that (host, port) of the team's machine lands here (see
-``labcheck.network.Machine``), given as JSON in $LABCHECK_MACHINE. What the script asked
-for, and where it landed, is written as JSON to $LABCHECK_BINDING before the server
-starts. A host that is no address of the machine fails as the OS would fail it.
+``labcheck.network.Machine``), given as JSON in $LABCHECK_MACHINE, or, for
+``labcheck serve``, at the one address $LABCHECK_BIND. What the script asked for, and
+where it landed, is written as JSON to $LABCHECK_BINDING before the server starts. A
+host that is no address of the machine fails as the OS would fail it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import os
 import signal
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from labcheck.network import Binding, Machine
+from labcheck.network import Binding, Endpoint, Machine
 
 _RELOADED = "WERKZEUG_RUN_MAIN"  # set by Werkzeug in the reloader's child
 
@@ -36,15 +38,15 @@ def _record(path: Path, binding: Binding) -> None:
     partial.replace(path)  # the parent never reads half a record
 
 
-def _patch_flask(machine: Machine, record: Path, script: Path) -> None:
+def _patch_flask(bind: Callable[[str, int], Binding], record: Path | None, script: Path) -> None:
     from flask import Flask
 
     original = Flask.run
 
     def run(self: Flask, host: str | None = None, port: Any = None, *args: Any, **kw: Any) -> None:
         # Flask's own defaults: 127.0.0.1 and 5000.
-        binding = machine.bind(host if host is not None else "127.0.0.1", int(port or 5000))
-        if not os.environ.get(_RELOADED):  # the reloader's child serves the parent's socket
+        binding = bind(host if host is not None else "127.0.0.1", int(port or 5000))
+        if record and not os.environ.get(_RELOADED):  # the reloader's child: parent's socket
             _record(record, binding)
         if binding.endpoint is None:
             raise OSError(errno.EADDRNOTAVAIL, f"Cannot assign requested address: '{host}'")
@@ -92,14 +94,27 @@ def _limit_resources() -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 
 
+def _fixed(endpoint: Endpoint) -> Callable[[str, int], Binding]:
+    return lambda host, port: Binding(host, port, endpoint, "public")
+
+
+def _machine() -> Machine:
+    return Machine.from_json(os.environ["LABCHECK_MACHINE"])
+
+
 def main() -> None:
     if os.environ.get("LABCHECK_LIMITS"):
         _limit_resources()
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        # Started in the background by a shell (a `start:` command, nohup), Python would
+        # ignore Ctrl+C: give the script the Ctrl+C it has in a terminal.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     script = Path(sys.argv[1]).resolve()
-    machine = Machine.from_json(os.environ["LABCHECK_MACHINE"])
-    record = Path(os.environ["LABCHECK_BINDING"])
+    fixed = os.environ.get("LABCHECK_BIND")  # `labcheck serve`: one address, whatever asked
+    bind = _fixed(Endpoint.parse(fixed)) if fixed else _machine().bind
+    record = os.environ.get("LABCHECK_BINDING")
     sys.argv = [str(script), *sys.argv[2:]]
-    _patch_flask(machine, record, script)
+    _patch_flask(bind, Path(record) if record else None, script)
     # What ``python SCRIPT`` does: the script's folder first on the path, a fresh __main__.
     sys.path[0] = str(script.parent)
     module = types.ModuleType("__main__")

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from conftest import ROOT, build_lab
+from labcheck.network import free_port
 
 LABCHECK = [sys.executable, "-c", "from labcheck.cli import main; main()"]
 
@@ -44,3 +45,30 @@ def test_github_workflow_template_runs_the_checks_and_keeps_the_report():
     assert "labcheck run --lab lab.yaml" in commands
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
     assert upload["if"] == "always()" and upload["with"]["path"] == "report/"
+
+
+def test_nginx_renders_the_labs_config_from_lab_yaml(tmp_path):
+    lab_yaml = ROOT / "tests" / "corpus" / "handout" / "lab.yaml"  # parsed, never contacted
+    printed = subprocess.run(
+        [*LABCHECK, "nginx", "--lab", str(lab_yaml)], capture_output=True, text=True
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert "server 172.20.10.2:3000;" in printed.stdout
+    assert "server 172.20.10.13:3001;" in printed.stdout
+    assert "listen 8181;" in printed.stdout
+    written = tmp_path / "nginx.conf"
+    subprocess.run([*LABCHECK, "nginx", "--lab", str(lab_yaml), "--output", str(written)])
+    assert written.read_text() == printed.stdout
+
+
+def port() -> int:
+    return free_port("127.0.0.1")
+
+
+def test_doctor_on_the_embedded_lab_finds_it_ready(lab_dir: Path):
+    result = subprocess.run(
+        [*LABCHECK, "doctor", "--lab", str(build_lab(lab_dir, ports=(port(), port(), port())))],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert "✓ nginx " in result.stdout and " installé (" in result.stdout
+    assert result.stdout.count("✓ port ") == 3, result.stdout

@@ -30,7 +30,7 @@ CASES = {
     "missing key": (swap("course: 6GEI311\n", ""), "lab.yaml: course : clé obligatoire manquante"),
     "unknown key": (GOOD + "timeout: 3\n", "lab.yaml: timeout : clé inconnue"),
     "misspelt key": (swap("nginx:", "ngnix:"), "clé"),
-    "unknown control": (swap("control: local", "control: ssh"), "control : valeur attendue"),
+    "unknown control": (swap("control: local", "control: ssh"), "control : local, manual, ou"),
     "member not in team": (
         swap("[AAB, IB]", "[AAB, XY]"),
         "lab.yaml: servers.B.members : « XY » n'est pas dans team",

@@ -42,7 +42,8 @@ def test_missing_nginx_says_how_to_install_it(lab_dir):
     ("change", "expected"),
     [
         (("port: 3001", "port: 30O1"), "servers.B.port : entier entre 1 et 65535 attendu"),
-        (("control: local", "control: ssh"), "control : valeur attendue : 'local', reçu « ssh »"),
+        (("control: local", "control: ssh"),
+         "control : local, manual, ou {stop: commande, start: commande} attendu, reçu « ssh »"),
     ],
 )  # fmt: skip
 def test_invalid_lab_yaml_is_one_line(lab_dir, change, expected):
