@@ -3,6 +3,7 @@
 # a private network namespace that holds only loopback: nothing can leave the machine.
 set -euo pipefail
 cd "$(dirname "$0")"
+export LABCHECK_BROWSER=1  # the report is opened in headless Chromium
 scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -14,4 +14,5 @@ def test_q2_stop(lab, evidence):
     with lab.stopped("A") as stop:
         q2.stopped("A", stop)
         after = q2.probe("A", "A arrêté")
+    q2.restarted("A")
     q2.check(diagnostics.stopped(after, lab.wiring()))

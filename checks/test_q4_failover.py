@@ -18,5 +18,6 @@ def test_q4_failover(lab, evidence):
         a = q4.probe("A", "A arrêté")
         b = q4.probe("B", "A arrêté")
         through = q4.probe_many("nginx", lab.lab.checks.requests, "A arrêté")
+    q4.restarted("A")
     q4.measure_recovery("A", lab.lab.checks.recovery_timeout)
     q4.check(diagnostics.failover(a, b, through, lab.wiring()))

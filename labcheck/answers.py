@@ -7,8 +7,10 @@ passed, and a failed check gets its diagnostic instead.
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from labcheck.config import Lab
 from labcheck.evidence import Question
@@ -29,9 +31,9 @@ CONCLUSIONS = {
 
 
 def md(text: str) -> str:
-    """Text from a server, safe inside a Markdown sentence."""
-    out = " ".join(text.split())
-    for char in "\\`*_[]<>#|":
+    """Text from a server, safe inside a Markdown sentence (and its HTML rendering)."""
+    out = html.escape(" ".join(text.split()), quote=False)
+    for char in "\\`*_[]#|":
         out = out.replace(char, "\\" + char)
     return out
 
@@ -152,14 +154,90 @@ def answer(q: Question, lab: Lab) -> str:
     """The Markdown answer to one question."""
     if q.status == "not-run":
         return "*Non vérifié : cette vérification n'a pas été exécutée.*"
-    lines = [
-        line if line.startswith("  - ") else f"→ {line}"
-        for line in _OBSERVED[q.id](q, lab.declared_url)
-    ]
+    lines: list[str] = []
+    for line in _OBSERVED[q.id](q, lab.declared_url):
+        if line.startswith("  - ") and lines and lines[-1].startswith("- "):
+            lines[-1] += "\n" + line[2:]  # one list, in one block
+        else:
+            lines.append(line[2:] if line.startswith("  - ") else f"→ {line}")
     if q.status == "passed":
         lines.append(CONCLUSIONS[q.id])
     else:
         # Diagnostics and notes are labcheck's own Markdown (`ip_hash`, `backup`…).
-        lines.append(f"**Vérification échouée** : {q.diagnostic or 'cause inconnue'}")
+        diagnostic = html.escape(q.diagnostic or "cause inconnue", quote=False)
+        lines.append(f"**Vérification échouée** : {diagnostic}")
     lines += [f"*Remarque : {note}*" for note in q.notes]
-    return "\n\n".join(lines).replace("\n\n  - ", "\n  - ")
+    return "\n\n".join(lines)
+
+
+_STEPS = {
+    "direct": "directement",
+    "": "via nginx",
+    "avant l'arrêt": "avant l'arrêt",
+    "A arrêté": "A arrêté",
+    "retour de A": "après le retour de A",
+}
+
+
+def evidence(q: Question, url: Callable[[str], str]) -> str:
+    """A short Markdown table of what the check's requests saw, grouped."""
+    groups: dict[tuple[str, str, str, str], list[Observation]] = {}
+    attributed = bool(q.facts.get("greetings"))  # else the address says who answered
+    for o in q.observations:
+        direct = o.target if o.target in ("A", "B") and not attributed else None
+        who = (o.server or direct or "non attribué") if o.ok else "—"
+        key = (_STEPS.get(o.label, o.label), o.target, o.outcome, who)
+        groups.setdefault(key, []).append(o)
+    if not groups:
+        return ""
+    rows = [
+        "| Étape | Adresse | Résultat | Latence (médiane) | Serveur | Requêtes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (step, target, outcome, who), seen_ in groups.items():
+        latency = sorted(o.latency_ms for o in seen_)[len(seen_) // 2]
+        rows.append(
+            f"| {step} | `{url(target)}` | {outcome} | {number(latency)} ms | {who} "
+            f"| {len(seen_)} |"
+        )
+    greetings = q.facts.get("greetings") or {}
+    exact = [
+        f"Message exact de {name} : `{text.replace('`', ' ')}`"
+        for name, text in sorted(greetings.items())
+        if text
+    ]
+    return "\n".join(rows) + ("\n\n" + "\n\n".join(exact) if exact else "")
+
+
+def nginx_facts(described: dict[str, Any] | None) -> str:
+    """nginx as it ran, as a Markdown table."""
+    if not described:
+        return ""
+    where = (
+        "lu dans la configuration qui a tourné"
+        if described.get("as_run")
+        else "d'après le nginx.conf de l'équipe"
+    )
+    zone = "oui" if described.get("zone") else "non (chaque worker a son propre tour)"
+    rows = [
+        f"*{where}*",
+        "",
+        "| Réglage | Valeur |",
+        "|---|---|",
+        f"| Version | {described.get('version')} |",
+        f"| worker_processes | {described.get('worker_processes')} |",
+        f"| Upstream | {described.get('upstream') or 'aucun'} |",
+        f"| Répartition | {described.get('method') or '—'} |",
+        f"| zone partagée | {zone} |",
+        f"| proxy_next_upstream | {described.get('proxy_next_upstream')} |",
+        f"| listen | {', '.join(described.get('listen') or []) or '—'} |",
+    ]
+    for server in described.get("servers", []):
+        as_run = server.get("as_run")
+        ran = f" (exécuté sur {as_run})" if as_run and as_run != server["address"] else ""
+        extra = ", backup" if server.get("backup") else ""
+        rows.append(
+            f"| server {server['address']}{ran} | max_fails={server['max_fails']}, "
+            f"fail_timeout={server['fail_timeout']}, weight={server['weight']}{extra} |"
+        )
+    return "\n".join(rows)

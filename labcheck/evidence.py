@@ -117,7 +117,15 @@ class Question:
             self._attribute(observation)
         return found
 
+    def event(self, what: str) -> None:
+        """A moment of the check (A stopped, A restarted), for the timeline."""
+        self.facts.setdefault("events", []).append({"what": what, "at": probes.now()})
+
+    def restarted(self, name: str) -> None:
+        self.event(f"{name} redémarré")
+
     def stopped(self, name: str, report: StopReport) -> None:
+        self.event(f"{name} arrêté")
         stop = {"server": name, "signal": report.signal, "seconds": round(report.seconds, 3)}
         self.facts.setdefault("stops", []).append(
             {**stop, "command": report.command} if report.command else stop
@@ -136,7 +144,9 @@ class Question:
             return None
         began = time.perf_counter()
         last = poll(
-            lambda: probes.get("nginx", url, allowed=self._lab().may_contact),
+            lambda: self._keep(
+                probes.get("nginx", url, label="retour de A", allowed=self._lab().may_contact)
+            ),
             lambda o: o.greeting == greeting,
             timeout=timeout,
             interval=0.05,

@@ -37,6 +37,7 @@ class LocalLab:
         self.rundir.chmod(0o755)
         self.nginx_config = nginx.RunConfig(lab.path(lab.nginx.config), self.rundir, self.network)
         self.failures: dict[str, str] = {}
+        self.nginx_ran: nginx.Facts | None = None  # the config as it ran, once written
         self._bindings: dict[str, Binding] = {}
         self.services = {name: self._service(name) for name in SERVICES}
 
@@ -105,6 +106,9 @@ class LocalLab:
             "control": dict.fromkeys(SERVICES, "local"),
             "endpoints": {name: str(e) for name, e in self.network.local.items()},
             "nginx_version": nginx.version(self.nginx_binary),
+            "nginx": nginx.describe(
+                self.nginx_config.facts, self.nginx_ran, nginx.version(self.nginx_binary)
+            ),
             "machines": self.network.loopbacks(),
             "startup_failures": self.failures,
             "nginx_notes": self.nginx_config.notes,
@@ -124,6 +128,7 @@ class LocalLab:
         try:
             try:
                 self.nginx_config.write()
+                self.nginx_ran = nginx.facts(self.nginx_config.rendered())
                 nginx.check(self.nginx_binary, self.nginx_config)
             except LabcheckError as e:  # the team's nginx.conf cannot run
                 self.failures["nginx"] = f"nginx n'a pas démarré : {e}"

@@ -104,6 +104,37 @@ class Facts:
         return self.upstreams[0] if self.upstreams else None
 
 
+def describe(team: Facts, ran: Facts | None, version: str) -> dict[str, Any]:
+    """nginx's facts for the report: the team's upstream, and where it ran, if it ran here."""
+    upstream = team.upstream
+    ran_upstream = ran.upstream if ran else None
+    servers = []
+    for n, (address, params) in enumerate(upstream.servers if upstream else ()):
+        values = dict(p.split("=", 1) for p in params if "=" in p)
+        as_run = None
+        if ran_upstream and n < len(ran_upstream.servers):
+            as_run = ran_upstream.servers[n][0]
+        servers.append(
+            {
+                "address": address, "as_run": as_run,
+                "max_fails": values.get("max_fails", "1 (défaut)"),
+                "fail_timeout": values.get("fail_timeout", "10s (défaut)"),
+                "weight": values.get("weight", "1"), "backup": "backup" in params,
+            }
+        )  # fmt: skip
+    return {
+        "version": version,
+        "worker_processes": team.worker_processes,
+        "upstream": upstream.name if upstream else None,
+        "method": upstream.method if upstream else None,
+        "zone": upstream.zone if upstream else False,
+        "servers": servers,
+        "proxy_next_upstream": " ".join(team.proxy_next_upstream),
+        "listen": list(team.listens),
+        "as_run": ran is not None,
+    }
+
+
 def parse(source: Path) -> list[Directive]:
     """The directives of a team's nginx.conf; syntax errors name the team's line."""
     if source.read_bytes().startswith(b"\xef\xbb\xbf"):
@@ -216,6 +247,10 @@ class RunConfig:
         if self.error is not None:
             raise self.error
         return self.path
+
+    def rendered(self) -> list[Directive]:
+        """The directives of the config as it runs (after ``write``)."""
+        return self._reparse()
 
     def _reparse(self) -> list[Directive]:
         parsed: list[Directive] = crossplane.parse(str(self.path), single=True)["config"][0][

@@ -185,21 +185,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if question is None or not (result.when == "call" or result.failed):
         return result
     question.status = result.outcome if result.when == "call" else "error"
-    if result.failed:
-        if question.diagnostic is None and call.excinfo is not None:
-            question.diagnostic = str(call.excinfo.value).strip().splitlines()[0]
-        running = item.config.stash[RUN].running
-        if running is not None:  # for report/pytest.html, not the terminal
-            from pytest_html import extras
-
-            result.extras = [  # type: ignore[attr-defined]
-                *getattr(result, "extras", []),
-                *(
-                    extras.text(text, name=f"journal {name}")
-                    for name, text in running.logs().items()
-                ),
-            ]
+    if result.failed and question.diagnostic is None and call.excinfo is not None:
+        question.diagnostic = str(call.excinfo.value).strip().splitlines()[0]
+    running = item.config.stash[RUN].running
+    if running is not None:  # for report/pytest.html, not the terminal
+        result.extras = [  # type: ignore[attr-defined]
+            *getattr(result, "extras", []),
+            *_html_evidence(question, running, with_logs=result.failed),
+        ]
     return result
+
+
+def _html_evidence(question: Question, running: LocalLab | RemoteLab, with_logs: bool) -> list[Any]:
+    """What pytest.html shows of a check: its evidence, its figure, logs if it failed."""
+    import markdown
+    from pytest_html import extras
+
+    from labcheck import answers, figures
+    from labcheck.report import FIGURES
+
+    table = answers.evidence(question, running.lab.declared_url)
+    shown = [extras.html(markdown.markdown(table, extensions=["tables"]))] if table else []
+    if question.id in FIGURES:
+        svg = figures.timeline(question, FIGURES[question.id][1])
+        if svg:
+            shown.append(extras.html(svg))
+    if with_logs:
+        shown += [
+            extras.text(text, name=f"journal {name}") for name, text in running.logs().items()
+        ]
+    return shown
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

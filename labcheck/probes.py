@@ -73,6 +73,11 @@ class Observation:
         return asdict(self)
 
 
+def now() -> str:
+    """This instant, as observations record it (UTC, milliseconds)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
 def greeting(body: str) -> str:
     """The visible text of a page: '<h2>Hello</h2>' -> 'Hello'."""
     text = html.unescape(re.sub(r"<[^>]*>", " ", body))
@@ -96,7 +101,7 @@ def get(
     host = urlsplit(url).hostname or ""
     if not allowed(host):
         raise NotLoopback(url)
-    at = datetime.now(UTC).isoformat(timespec="milliseconds")
+    at = now()
     began = time.perf_counter()
     sender = session or requests
     try:

@@ -144,6 +144,7 @@ class RemoteLab:
             },
             "endpoints": {name: str(self.endpoint(name)) for name in ("A", "B", "nginx")},
             "nginx_version": "sur la machine de l'équipe",
+            "nginx": nginx.describe(self.facts, None, "sur la machine de l'équipe"),
             "network_namespace": "machine",
             "commands": self.commands,
         }

@@ -1,4 +1,6 @@
-"""report/: rapport.md (the team's French report) and results.json, written from evidence.
+"""report/: rapport.md (the team's French report), its figures, rapport.html and results.json.
+
+Everything is written from the evidence.
 
 The team's prose lives between markers in rapport.md and is carried over each time the
 report is generated. A rapport.md changed by hand outside those markers (or written
@@ -17,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markdown
 
-from labcheck import __version__
-from labcheck.answers import answer
+from labcheck import __version__, figures
+from labcheck.answers import answer, evidence, nginx_facts
 from labcheck.config import Lab
 from labcheck.evidence import QUESTIONS, STATUS_FR, Question
 
@@ -36,11 +39,19 @@ _BLOCK = re.compile(
 _FINGERPRINT = re.compile(r"\n?<!-- labcheck:empreinte (?P<digest>[0-9a-f]+)[^>]*-->\n?$")
 
 
+# The figure of each question that has one: its file in report/, and what it shows.
+FIGURES = {
+    "Q3": ("q3.svg", "Q3 : qui a répondu à chaque requête envoyée à nginx"),
+    "Q4": ("q4.svg", "Q4 : les requêtes à nginx quand A est arrêté, puis redémarré"),
+}
+
+
 @dataclass(frozen=True)
 class Written:
     markdown: Path
     results: Path
     kept: Path | None = None  # a hand-edited rapport.md left untouched
+    html: Path | None = None
 
 
 def prose_blocks(text: str) -> dict[str, str]:
@@ -70,16 +81,34 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render(lab: Lab, questions: dict[str, Question], meta: dict[str, Any], prose: dict[str, str]):
+def render(
+    lab: Lab,
+    questions: dict[str, Question],
+    meta: dict[str, Any],
+    prose: dict[str, str],
+    svgs: dict[str, str] | None = None,
+) -> str:
     """The whole rapport.md text, fingerprint included."""
     ordered = [questions.get(qid) or Question(qid) for qid in QUESTIONS]
+    svgs = svgs or {}
     text = (
         _environment()
         .get_template("rapport.md.j2")
         .render(
             lab=lab,
             meta=meta,
-            questions=[(q, QUESTIONS[q.id], answer(q, lab), STATUS_FR[q.status]) for q in ordered],
+            questions=[
+                (
+                    q,
+                    QUESTIONS[q.id],
+                    answer(q, lab),
+                    STATUS_FR[q.status],
+                    evidence(q, lab.declared_url),
+                    FIGURES[q.id] if q.id in svgs else None,
+                )
+                for q in ordered
+            ],  # fmt: skip
+            nginx=nginx_facts(meta.get("nginx")),
             passed=sum(q.status == "passed" for q in ordered),
             mapped=[
                 f"{host} → {loopback}"
@@ -131,10 +160,31 @@ def write(lab: Lab, questions: dict[str, Question], meta: dict[str, Any]) -> Wri
     if previous is not None and edited_by_hand(previous):
         kept, target = target, folder / "rapport.nouveau.md"
     prose = prose_blocks(previous or "")
-    _atomic_write(target, render(lab, questions, meta, prose))
+    svgs = {}
+    for qid, (name, title) in FIGURES.items():
+        svg = figures.timeline(questions[qid], title) if qid in questions else None
+        if svg:
+            svgs[qid] = svg
+            _atomic_write(folder / name, svg)
+        else:
+            (folder / name).unlink(missing_ok=True)  # no stale figure of an earlier run
+    text = render(lab, questions, meta, prose, svgs)
+    _atomic_write(target, text)
+    html = target.with_suffix(".html")
+    _atomic_write(html, to_html(text, svgs, f"{lab.course} — {lab.lab}"))
     record = json.dumps(results(lab, questions, meta), ensure_ascii=False, indent=2)
     _atomic_write(folder / "results.json", record + "\n")
-    return Written(target, folder / "results.json", kept)
+    return Written(target, folder / "results.json", kept, html)
+
+
+def to_html(text: str, svgs: dict[str, str], title: str) -> str:
+    """rapport.html: the report in one self-contained, printable page, figures inline."""
+    body = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
+    for qid, svg in svgs.items():
+        name, _ = FIGURES[qid]
+        image = re.compile(rf'<img alt="[^"]*" src="{re.escape(name)}" ?/?>')
+        body = image.sub(svg.replace("\\", "\\\\"), body)
+    return _environment().get_template("rapport.html.j2").render(title=title, body=body)
 
 
 def _sha256(path: Path) -> str:

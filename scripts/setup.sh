@@ -33,12 +33,21 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# Debian packages: nginx always; chromium and its driver for the tests (LABCHECK_BROWSER=1),
+# which open rapport.html in a real browser.
+packages=()
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] && [ -z "${LABCHECK_NGINX:-}" ]; then
+  packages+=(nginx)
+fi
+if [ "${LABCHECK_BROWSER:-}" = 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
+  packages+=(chromium chromium-driver)
+fi
+if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo"; else
-    say "nginx n'est pas installé. Installez-le avec : sudo apt-get install -y nginx"
+    say "à installer : sudo apt-get install -y ${packages[*]}"
     exit 1
   fi
-  say "installation de nginx (paquet Debian)"
+  say "installation de ${packages[*]} (paquets Debian)"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nginx >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
 fi

@@ -44,6 +44,10 @@ def test_prose_is_kept_word_for_word(lab_dir):
     assert "## Annexe\n\nCaptures." in regenerated
     assert "04/12/2026 à 11:00" in regenerated
     assert not report.edited_by_hand(regenerated)
+    html = again.html.read_text()  # every word in the page handed in, too
+    for words in ("Nous avons <em>vraiment</em> appris", "<code>upstream</code>",
+                  "<h2>Annexe</h2>", "Captures."):  # fmt: skip
+        assert words in html, words
 
 
 def test_report_edited_outside_the_markers_is_left_alone(lab_dir):
@@ -87,3 +91,6 @@ def test_server_text_cannot_break_the_markdown(lab_dir):
     questions["Q1"].observations[0].body = "<h2>**Hello** `from` <!-- A --></h2>"
     text = report.write(lab, questions, META).markdown.read_text()
     assert "« \\*\\*Hello\\*\\* \\`from\\` »" in text
+    questions["Q1"].observations[0].body = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    written = report.write(lab, questions, META)
+    assert "<script>" not in written.html.read_text()  # a greeting is text, never HTML
