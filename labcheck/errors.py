@@ -37,7 +37,11 @@ class NginxConfigError(LabcheckError):
         self.config, self.output = config, output
 
     def __str__(self) -> str:
-        detail = " ".join(line.strip() for line in self.output.strip().splitlines()[-2:])
+        lines = [line.strip() for line in self.output.strip().splitlines() if line.strip()]
+        # nginx's own complaint; not "configuration file /tmp/... test failed", which
+        # names labcheck's copy.
+        problems = [line for line in lines if "[emerg]" in line or "[error]" in line]
+        detail = " ".join(line.removeprefix("nginx: ") for line in problems or lines[-1:])
         return f"{self.config} : nginx refuse cette configuration (nginx -t) : {detail}"
 
 

@@ -10,14 +10,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labcheck import nginx
 from labcheck.config import Lab
-from labcheck.diagnostics import Wiring, start_failure
 from labcheck.errors import LabcheckError, StartError
 from labcheck.network import SERVICES, Binding, Endpoint, Network, is_loopback
 from labcheck.processes import Service, StopReport
+
+if TYPE_CHECKING:  # the diagnostics load while the lab starts, not before
+    from labcheck.diagnostics import Wiring
 
 
 class LocalLab:
@@ -156,11 +158,15 @@ class LocalLab:
     def _start_failure(self, name: str, error: StartError) -> str:
         if name == "nginx":
             return str(error)
+        from labcheck.diagnostics import start_failure
+
         file = self.lab.servers[name].app.name
         return start_failure(error, file, called_run=self.binding(name) is not None)
 
     def wiring(self) -> Wiring:
         """How the team's files wire the lab, for the diagnostics."""
+        from labcheck.diagnostics import Wiring
+
         lab = self.lab
         declared = {name: f"{s.host}:{s.port}" for name, s in lab.servers.items()}
         files = {name: s.app.name for name, s in lab.servers.items()}

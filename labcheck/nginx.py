@@ -276,7 +276,10 @@ class RunConfig:
         """nginx's message, with the rendered config's path and line turned into the team's."""
 
         def replace(match: re.Match[str]) -> str:
-            file, line = self._lines.get(int(match.group(1)), (self.source.name, None))
+            # nginx may name the line that closes a block: the directive that opened it
+            # is the nearest one above.
+            above = [n for n in self._lines if n <= int(match.group(1))]
+            file, line = self._lines[max(above)] if above else (self.source.name, None)
             return f" ({file}, ligne {line})" if line else " (ligne ajoutée par labcheck)"
 
         return re.sub(re.escape(f" in {self.path}:") + r"(\d+)", replace, message)

@@ -19,11 +19,11 @@ import pytest
 from labcheck import CHECKS_DIR, __version__, isolation
 from labcheck.config import Lab, load_lab
 from labcheck.errors import LabcheckError
-from labcheck.local import LocalLab
-from labcheck.remote import RemoteLab
 
 if TYPE_CHECKING:  # imported when used: the lab starts before they load, and meanwhile
     from labcheck.evidence import Question
+    from labcheck.local import LocalLab
+    from labcheck.remote import RemoteLab
     from labcheck.report import Written
 
 
@@ -95,6 +95,9 @@ def pytest_configure(config: pytest.Config) -> None:
     run = config.stash[RUN] = Run(lab)
     if not config.option.collectonly:
         # Started now, so that Flask's start overlaps pytest's collection.
+        from labcheck.local import LocalLab
+        from labcheck.remote import RemoteLab
+
         try:
             if lab.remote:  # the team's machines: their network, not a private one
                 run.running = RemoteLab(lab, say=_terminal(config))

@@ -129,12 +129,12 @@ class Service:
             executor.wait_for(executor.check_subprocess)
         except (ProcessExitedWithError, TimeoutExpired) as e:
             self.kill(pgid)
+            code = e.exit_code if isinstance(e, ProcessExitedWithError) else None
             reason = (
-                "le processus s'est arrêté"
+                f"le processus s'est arrêté (code {code})"
                 if isinstance(e, ProcessExitedWithError)
                 else f"rien n'écoute sur {self.endpoint} après {self._start_timeout:g} s"
             )
-            code = e.exit_code if isinstance(e, ProcessExitedWithError) else None
             raise StartError(self.name, reason, self.tail(), code) from None
 
     def start(self) -> None:

@@ -80,6 +80,33 @@ LABS = {
             "Q4": B_FAILS,
         },
     ),
+    "app_syntax_error": (
+        (("app_AAB.py", "def hello_world():", "def hello_world()"),),
+        {
+            "Q1": "Flask B n'a pas démarré : app_AAB.py, ligne 7 : SyntaxError: expected ':'",
+            "Q2": None,
+            "Q3": "impossible d'attribuer les réponses : B ne répond pas",
+            "Q4": B_FAILS,
+        },
+    ),
+    "app_raises_at_start": (
+        (("app_AAB.py", "app = Flask(__name__)", "app = Flask(__name__)\n1 / 0"),),
+        {
+            "Q1": "app_AAB.py, ligne 4 : ZeroDivisionError: division by zero",
+            "Q2": None,
+            "Q3": "impossible d'attribuer les réponses : B ne répond pas",
+            "Q4": B_FAILS,
+        },
+    ),
+    "app_exits_at_start": (
+        (("app_AAB.py", "app = Flask(__name__)", "import sys\nsys.exit(3)"),),
+        {
+            "Q1": "Flask B n'a pas démarré : le processus s'est arrêté (code 3)",
+            "Q2": None,
+            "Q3": "impossible d'attribuer les réponses : B ne répond pas",
+            "Q4": B_FAILS,
+        },
+    ),
     "a_answers_500": (
         (("app_SG.py", "return '<h2>Hello", "return '<h2>Erreur</h2>', 500 #"),),
         {
@@ -172,6 +199,26 @@ LABS = {
             "Q4": "précondition non remplie : A ne répond pas",
         },
     ),
+    "nginx_upstream_without_servers": (
+        (("nginx.conf", f"{UPSTREAM_A}\n        {UPSTREAM_B}", "# A et B oubliés"),),
+        {
+            "Q1": None,
+            "Q2": None,
+            "Q3": "nginx n'a pas démarré : nginx.conf : nginx refuse cette configuration "
+            "(nginx -t) : [emerg] no servers are inside upstream (nginx.conf, ligne 29)",
+            "Q4": "nginx n'a pas démarré",
+        },
+    ),
+    "nginx_listens_on_another_machine": (
+        (("nginx.conf", "listen 8181 default_server;", "listen 172.20.10.13:8181;"),),
+        {
+            "Q1": None,
+            "Q2": None,
+            "Q3": "listen 172.20.10.13:8181 : cette adresse n'est pas celle de la machine de "
+            "nginx (172.20.10.2) ; nginx refuserait de démarrer",
+            "Q4": "nginx n'a pas démarré",
+        },
+    ),
     "ip_hash": (
         (("nginx.conf", UPSTREAM_A, f"ip_hash;\n        {UPSTREAM_A}"),),
         {"Q1": None, "Q2": None, "Q3": "`ip_hash` épingle chaque client", "Q4": None},
@@ -199,7 +246,18 @@ def test_team_lab_verdicts_and_diagnostics(name, lab_dir):
         if text:
             assert text in outcome.question(qid)["diagnostic"], outcome.output
             assert text.splitlines()[0][:60] in outcome.output  # said on the terminal too
+    assert_whole_report(outcome)
+
+
+def assert_whole_report(outcome) -> None:
+    """No traceback, one line per diagnostic, and every report file written whole."""
     assert "Traceback" not in outcome.output
+    for question in outcome.results["questions"]:
+        assert "\n" not in (question["diagnostic"] or ""), question["diagnostic"]
+    assert outcome.rapport.rstrip().endswith("(générée, ne pas retoucher) -->")
+    report = outcome.lab_yaml.parent / "report"
+    assert (report / "rapport.html").read_text().rstrip().endswith("</html>")
+    assert not list(report.glob(".*.tmp"))  # no write left half-way
 
 
 def test_handout_lab_records_what_the_files_asked_for(lab_dir):
@@ -232,6 +290,7 @@ def test_nginx_conf_errors_name_the_teams_line(lab_dir, change, expected):
     assert "nginx n'a pas démarré" in diagnostic
     assert expected.format(line=line) in diagnostic, diagnostic
     assert outcome.statuses == {"Q1": "passed", "Q2": "passed", "Q3": "failed", "Q4": "failed"}
+    assert_whole_report(outcome)
 
 
 def test_b_taking_port_3000_on_as_machine_is_named_whoever_wins(lab_dir):
