@@ -14,9 +14,8 @@ from labcheck.polling import poll
 from labcheck.probes import Observation
 
 if TYPE_CHECKING:
-    from labcheck.local import LocalLab
     from labcheck.processes import StopReport
-    from labcheck.remote import RemoteLab
+    from labcheck.running import RunningLab
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class Question:
     """The evidence one check gathers, and what pytest concluded."""
 
     id: str
-    lab: LocalLab | RemoteLab | None = field(default=None, repr=False, compare=False)
+    lab: RunningLab | None = field(default=None, repr=False, compare=False)
     status: str = "not-run"
     diagnostic: str | None = None
     precondition_failed: bool = False  # failed before the question itself could be asked
@@ -83,7 +82,7 @@ class Question:
     def info(self) -> QuestionInfo:
         return QUESTIONS[self.id]
 
-    def _lab(self) -> LocalLab | RemoteLab:
+    def _lab(self) -> RunningLab:
         if self.lab is None:
             raise RuntimeError("no running lab")
         return self.lab

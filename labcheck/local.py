@@ -6,8 +6,6 @@ import json
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -17,12 +15,13 @@ from labcheck.config import Lab
 from labcheck.errors import LabcheckError, StartError
 from labcheck.network import SERVICES, Binding, Endpoint, Network, is_loopback
 from labcheck.processes import Service, StopReport
+from labcheck.running import RunningLab
 
 if TYPE_CHECKING:  # the diagnostics load while the lab starts, not before
     from labcheck.diagnostics import Wiring
 
 
-class LocalLab:
+class LocalLab(RunningLab):
     """The lab running on this machine; a context manager that leaves nothing behind.
 
     The team's files run as they are written, on the team's network mapped to loopback
@@ -206,15 +205,6 @@ class LocalLab:
     def start(self, name: str) -> None:
         self._forget_binding(name)
         self.services[name].start()
-
-    @contextmanager
-    def stopped(self, name: str) -> Iterator[StopReport]:
-        """Stop a service for the block, and start it again whatever happened."""
-        report = self.stop(name)
-        try:
-            yield report
-        finally:
-            self.start(name)
 
     def logs(self) -> dict[str, str]:
         """The end of each process's output, for a failed check."""

@@ -22,16 +22,15 @@ from labcheck.errors import LabcheckError
 
 if TYPE_CHECKING:  # imported when used: the lab starts before they load, and meanwhile
     from labcheck.evidence import Question
-    from labcheck.local import LocalLab
-    from labcheck.remote import RemoteLab
     from labcheck.report import Written
+    from labcheck.running import RunningLab
 
 
 @dataclass
 class Run:
     lab: Lab
     isolated: bool = False
-    running: LocalLab | RemoteLab | None = None
+    running: RunningLab | None = None
     ready: bool = False
     questions: dict[str, Question] = field(default_factory=dict)
     started_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
@@ -153,7 +152,7 @@ def _printable(entry: Any) -> bool:
 
 
 @pytest.fixture(scope="session")
-def lab(request: pytest.FixtureRequest) -> LocalLab | RemoteLab:
+def lab(request: pytest.FixtureRequest) -> RunningLab:
     """The running lab (A, B and nginx), started once for the whole run."""
     run = request.config.stash.get(RUN, None)
     if run is None or run.running is None or not run.ready:
@@ -162,9 +161,7 @@ def lab(request: pytest.FixtureRequest) -> LocalLab | RemoteLab:
 
 
 @pytest.fixture
-def evidence(
-    request: pytest.FixtureRequest, lab: LocalLab | RemoteLab
-) -> Callable[[str], Question]:
+def evidence(request: pytest.FixtureRequest, lab: RunningLab) -> Callable[[str], Question]:
     """``evidence("Q2")``: the record of what this check observes."""
     run = request.config.stash[RUN]
 
@@ -199,7 +196,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return result
 
 
-def _html_evidence(question: Question, running: LocalLab | RemoteLab, with_logs: bool) -> list[Any]:
+def _html_evidence(question: Question, running: RunningLab, with_logs: bool) -> list[Any]:
     """What pytest.html shows of a check: its evidence, its figure, logs if it failed."""
     import markdown
     from pytest_html import extras

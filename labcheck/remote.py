@@ -12,8 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from labcheck import nginx, probes
@@ -23,6 +22,7 @@ from labcheck.errors import ConfigError, LabcheckError
 from labcheck.network import Binding, Endpoint, canonical, is_loopback
 from labcheck.polling import poll
 from labcheck.processes import StopReport
+from labcheck.running import RunningLab
 
 
 class ControlError(LabcheckError):
@@ -40,7 +40,7 @@ def _stderr(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-class RemoteLab:
+class RemoteLab(RunningLab):
     """The lab on the team's machines, reached at the addresses of lab.yaml."""
 
     def __init__(self, lab: Lab, say: Callable[[str], None] = _stderr) -> None:
@@ -71,15 +71,6 @@ class RemoteLab:
 
     def close(self) -> None:
         """Nothing to stop: what runs on the team's machines is theirs."""
-
-    @contextmanager
-    def stopped(self, name: str) -> Iterator[StopReport]:
-        """Stop a server for the block, and have it started again whatever happened."""
-        report = self.stop(name)
-        try:
-            yield report
-        finally:
-            self.start(name)
 
     def stop(self, name: str) -> StopReport:
         began = time.monotonic()

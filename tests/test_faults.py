@@ -35,17 +35,12 @@ def assert_refused_in_one_line(outcome, expected: str) -> None:
     assert not (outcome.lab_yaml.parent / "report").exists()  # no report, not half of one
 
 
-@pytest.mark.parametrize("case", CASES)
+BAD_LAB_YAML = {**{case: (text.encode(), e) for case, (text, e) in CASES.items()}, **FILE_CASES}
+
+
+@pytest.mark.parametrize("case", BAD_LAB_YAML)
 def test_bad_lab_yaml_stops_the_run_in_one_line(case, lab_dir):
-    text, expected = CASES[case]
-    lab_yaml = embedded(lab_dir)
-    lab_yaml.write_text(text)
-    assert_refused_in_one_line(run_checks(lab_yaml), expected)
-
-
-@pytest.mark.parametrize("case", FILE_CASES)
-def test_a_lab_yaml_that_is_not_text_stops_the_run_in_one_line(case, lab_dir):
-    content, expected = FILE_CASES[case]
+    content, expected = BAD_LAB_YAML[case]
     lab_yaml = embedded(lab_dir)
     lab_yaml.write_bytes(content)
     assert_refused_in_one_line(run_checks(lab_yaml), expected)
