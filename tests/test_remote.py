@@ -4,7 +4,6 @@
 restarts A with the team's commands, or by asking a person (here, a test thread).
 """
 
-import os
 import signal
 import socket
 import subprocess
@@ -12,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
@@ -82,13 +82,17 @@ class Machines:
         return "\n".join(p.read_text() for p in self.folder.glob("*.log"))
 
     def stop_all(self) -> None:
-        for pid_file in self.folder.glob("*.pid"):
-            try:
-                os.killpg(int(pid_file.read_text()), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
+        """Everything the team ran, whoever started it: the fixture, or a `start:` command
+        (a shell's background job, in no group of its own)."""
+        mine = []
+        for proc in psutil.process_iter(["cmdline"]):
+            if any(str(self.folder) in part for part in proc.info["cmdline"] or ()):
+                mine.append(proc)
+                proc.kill()
+        psutil.wait_procs(mine, timeout=10)
         for proc in self.procs.values():
             proc.wait(timeout=10)
+        assert not [p for p in mine if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
 @pytest.fixture
