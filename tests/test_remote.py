@@ -87,8 +87,12 @@ class Machines:
         mine = []
         for proc in psutil.process_iter(["cmdline"]):
             if any(str(self.folder) in part for part in proc.info["cmdline"] or ()):
-                mine.append(proc)
+                mine += [proc, *proc.children(recursive=True)]  # nginx's workers too
+        for proc in mine:
+            try:
                 proc.kill()
+            except psutil.NoSuchProcess:
+                pass
         psutil.wait_procs(mine, timeout=10)
         for proc in self.procs.values():
             proc.wait(timeout=10)
