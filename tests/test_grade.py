@@ -16,10 +16,13 @@ import pytest
 from test_team_labs import UPSTREAM_A, team_lab
 
 from conftest import ROOT, run_checks
+from labcheck.polling import poll
 
 LABCHECK = [sys.executable, "-c", "from labcheck.cli import main; main()"]
 SEED = (ROOT / "tests" / "corpus" / "rapport-main.md").read_text()  # written by hand
 POINTS = {"Q1": 10, "Q2": 20, "Q3": 30, "Q4": 40}
+# Every process a batch starts inherits this marker: none may outlive the batch.
+BATCH = {**os.environ, "LABCHECK_TEST_BATCH": f"test-grade-{os.getpid()}"}
 HANG = "return '<h2>Hello, World! From SG: 172.20.10.2<h2>'"
 
 
@@ -156,7 +159,7 @@ def graded(tmp_path_factory):
     result = subprocess.run(
         [*LABCHECK, "grade", *map(str, subs.values()), "--out", "correction", "--jobs", "2",
          "--timeout", "15", "--bareme", str(bareme)],
-        capture_output=True, text=True, cwd=root, timeout=300,
+        capture_output=True, text=True, cwd=root, timeout=300, env=BATCH,
     )  # fmt: skip
     return result, out, canary, subs
 
@@ -242,12 +245,17 @@ def test_a_flood_of_output_ends_the_process_not_the_disk(graded):
     assert "Flask A n'a pas démarré : app_SG.py a été arrêté par SIGXFSZ" in q1["diagnostic"]
 
 
-def test_no_process_outlives_the_batch(graded):
+def assert_nothing_outlives_the_batch() -> None:
     for proc in psutil.process_iter():
         try:
-            assert "LABCHECK_LIMITS" not in proc.environ(), proc.cmdline()
+            marker = proc.environ().get("LABCHECK_TEST_BATCH")
         except psutil.Error:
-            pass
+            continue
+        assert marker != BATCH["LABCHECK_TEST_BATCH"], proc.cmdline()
+
+
+def test_no_process_outlives_the_batch(graded):
+    assert_nothing_outlives_the_batch()
 
 
 def test_ctrl_c_keeps_the_rows_already_written(tmp_path):
@@ -255,14 +263,17 @@ def test_ctrl_c_keeps_the_rows_already_written(tmp_path):
     out = tmp_path / "correction"
     proc = subprocess.Popen(
         [*LABCHECK, "grade", *map(str, subs), "--out", str(out), "--jobs", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=BATCH,
     )  # fmt: skip
     notes = out / "notes.csv"
-    while not (notes.exists() and len(notes.read_text().splitlines()) >= 2):
-        assert proc.poll() is None, proc.communicate()
-        os.sched_yield()
+
+    def rows_written() -> int:
+        return len(notes.read_text().splitlines()) if notes.exists() else 0
+
+    assert poll(rows_written, lambda n: n >= 2, timeout=60, interval=0.02) >= 2  # one row
+    assert proc.poll() is None  # still grading the others
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
     rows = notes.read_text(encoding="utf-8-sig").splitlines()
     assert 2 <= len(rows) < 5 and rows[1].split(";")[0] == "a"
-    test_no_process_outlives_the_batch(None)
+    assert_nothing_outlives_the_batch()
