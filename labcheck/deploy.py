@@ -17,6 +17,8 @@ import crossplane
 from labcheck import nginx
 from labcheck.config import Lab
 
+_d = nginx.directive
+
 _UPSTREAM = "labcluster"
 
 
@@ -44,8 +46,7 @@ def nginx_config(lab: Lab, prefix: Path | None = None) -> str:
             _d("error_log", str(prefix / "error.log")),
         ]
         http = [_d("access_log", str(prefix / "access.log"))] + [
-            _d(f"{kind}_temp_path", str(prefix / "temp" / kind))
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+            _d(f"{kind}_temp_path", str(prefix / "temp" / kind)) for kind in nginx.TEMP_PATHS
         ]
     config = [
         *main,
@@ -91,7 +92,3 @@ def run_nginx(lab: Lab, folder: Path) -> list[str]:
         nginx.binary(), "-p", f"{folder}/", "-c", str(conf), "-e", str(folder / "error.log"),
         "-g", "daemon off;",
     ]  # fmt: skip
-
-
-def _d(name: str, *args: str) -> dict[str, object]:
-    return {"directive": name, "args": list(args)}

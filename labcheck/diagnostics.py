@@ -10,11 +10,15 @@ import re
 import signal
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from labcheck.errors import StartError
 from labcheck.network import Binding
 from labcheck.nginx import Facts
 from labcheck.probes import Observation
+
+if TYPE_CHECKING:
+    from labcheck.config import Lab
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,14 @@ class Wiring:
     listens: tuple[Binding, ...] = ()  # nginx's listen directives
     routes: tuple[tuple[str, str | None], ...] = ()  # upstream entry -> the server it reaches
     failures: dict[str, str] = field(default_factory=dict)  # what did not start, and why
+
+    @staticmethod
+    def of(lab: Lab) -> tuple[dict[str, str], dict[str, str]]:
+        """The declared address and the file of A, B and nginx, as lab.yaml names them."""
+        declared = {name: f"{s.host}:{s.port}" for name, s in lab.servers.items()}
+        declared["nginx"] = f"{lab.nginx.host}:{lab.nginx.port}"
+        files = {name: s.app.name for name, s in lab.servers.items()}
+        return declared, {**files, "nginx": lab.nginx.config.name}
 
     def port(self, name: str) -> int:
         return int(self.declared[name].rpartition(":")[2])

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import jinja2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -33,6 +32,7 @@ from labcheck.claims import CONFORME
 from labcheck.errors import ConfigError
 from labcheck.evidence import QUESTIONS, STATUS_FR
 from labcheck.processes import kill_started_by
+from labcheck.report import templates
 from labcheck.submission import Claims, SubmissionError, prepare, read_claims
 
 CONFIRMED, CONTRADICTED = "confirmé", "contredit"
@@ -110,9 +110,10 @@ def verdict(claim: str | None, observed: str | None) -> str:
 
 
 def weigh(
-    said: Claims, observed: dict[str, dict[str, Any]] | None, scale: Scale, why: str = ""
+    said: Claims, results: dict[str, Any] | None, scale: Scale, why: str = ""
 ) -> list[Verdict]:
-    """One verdict per question, from the claims and the grader's own run."""
+    """One verdict per question, from the claims and the grader's own run (its results)."""
+    observed = {q["id"]: q for q in results["questions"]} if results is not None else None
     out = []
     for qid in QUESTIONS:
         claim = said.by_question.get(qid) or claims.Claim(qid, None)
@@ -175,7 +176,8 @@ class Batch:
                 prepared = prepare(folder, run, self.scale.checks)
                 graded.notes += prepared.notes
                 observed, why = self._check(run, prepared.lab_yaml, target)
-                graded.notes += _run_notes(target)
+                if observed is not None:
+                    graded.notes += [str(note) for note in observed.get("nginx_notes", [])]
             except SubmissionError as e:
                 observed, why = None, str(e)
             except Exception as e:  # never lose the other submissions' rows
@@ -190,10 +192,8 @@ class Batch:
             graded.flags.append(f"retour.md non écrit : {e}")
         return graded
 
-    def _check(
-        self, run: Path, lab_yaml: Path, target: Path
-    ) -> tuple[dict[str, dict[str, Any]] | None, str]:
-        """labcheck's own checks on the run folder, under the time limit."""
+    def _check(self, run: Path, lab_yaml: Path, target: Path) -> tuple[dict[str, Any] | None, str]:
+        """labcheck's own checks on the run folder, under the time limit: their results."""
         if self._stopping.is_set():
             return None, "correction interrompue"
         ini = run.parent / "pytest.ini"
@@ -228,7 +228,7 @@ class Batch:
             return None, _last_error(target / "journal.txt")
         data = json.loads(results.read_text(encoding="utf-8"))
         (target / "observe.json").write_text(json.dumps(data, ensure_ascii=False, indent=2))
-        return {q["id"]: q for q in data["questions"]}, ""
+        return data, ""
 
     def _stop_all(self) -> None:
         with self._lock:
@@ -250,15 +250,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
                 pass
             proc.wait()
     kill_started_by(proc.pid)  # what the run started, had it no time to stop it
-
-
-def _run_notes(target: Path) -> list[str]:
-    """What the run left out of the team's nginx.conf (load_module, user...)."""
-    try:
-        data = json.loads((target / "observe.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return [str(note) for note in data.get("nginx_notes", [])]
 
 
 def _last_error(log: Path) -> str:
@@ -330,11 +321,6 @@ def _write_outputs(graded: Graded, target: Path, scale: Scale) -> None:
     (target / "grade.json").write_text(
         json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
-    template = jinja2.Environment(
-        loader=jinja2.PackageLoader("labcheck", "templates"),
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    ).get_template("retour.md.j2")
+    template = templates().get_template("retour.md.j2")
     text = template.render(g=graded, scale=scale, questions=QUESTIONS, number=number)
     (target / "retour.md").write_text(text, encoding="utf-8")

@@ -167,13 +167,12 @@ class LocalLab(RunningLab):
         from labcheck.diagnostics import Wiring
 
         lab = self.lab
-        declared = {name: f"{s.host}:{s.port}" for name, s in lab.servers.items()}
-        files = {name: s.app.name for name, s in lab.servers.items()}
+        declared, files = Wiring.of(lab)
         bindings = {name: b for name in lab.servers if (b := self.binding(name))}
         return Wiring(
             facts=self.nginx_config.facts,
-            declared={**declared, "nginx": f"{lab.nginx.host}:{lab.nginx.port}"},
-            files={**files, "nginx": lab.nginx.config.name},
+            declared=declared,
+            files=files,
             bindings=bindings,
             listens=tuple(self.nginx_config.listens),
             routes=tuple(self.nginx_config.routes),

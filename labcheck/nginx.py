@@ -25,9 +25,9 @@ from labcheck.network import Binding, Endpoint, Network
 Directive = dict[str, Any]
 
 # Paths nginx would otherwise take from its build (Debian: /var/lib/nginx, /var/log/nginx).
-_TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 _DROPPED = {"#", "daemon", "pid", "error_log", "access_log", "lock_file"} | {
-    f"{kind}_temp_path" for kind in _TEMP_PATHS
+    f"{kind}_temp_path" for kind in TEMP_PATHS
 }
 # Directives that reach outside the run folder or this machine: left out, and said.
 _REFUSED = {
@@ -38,7 +38,7 @@ _REFUSED = {
     "worker_rlimit_core": "écrit des vidages mémoire",
     "env": "transmet l'environnement",
     "ssl_engine": "charge un moteur matériel",
-} | {f"{kind}_cache_path": "écrit hors du dossier d'exécution" for kind in _TEMP_PATHS}
+} | {f"{kind}_cache_path": "écrit hors du dossier d'exécution" for kind in TEMP_PATHS}
 # Directives that connect to a backend: their address is mapped like upstream entries.
 _PASSES = {"proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass"}
 _PASS_TARGET = re.compile(
@@ -287,12 +287,12 @@ class RunConfig:
     def _render(self, directives: list[Directive]) -> list[Directive]:
         if not any(d["directive"] == "http" for d in directives):
             # A conf.d snippet (upstream and server blocks only): give it its frame.
-            directives = [_block("http", directives)]
+            directives = [block("http", directives)]
         if not any(d["directive"] == "events" for d in directives):
-            directives.insert(0, _block("events", []))
+            directives.insert(0, block("events", []))
         main = [
-            _directive("pid", str(self.rundir / "nginx.pid")),
-            _directive("error_log", str(self.error_log)),
+            directive("pid", str(self.rundir / "nginx.pid")),
+            directive("error_log", str(self.error_log)),
         ]
         return main + [r for d in directives for r in self._rewrite(d)]
 
@@ -327,9 +327,9 @@ class RunConfig:
     def _http_preamble(self) -> list[Directive]:
         temp = self.rundir / "temp"
         return [
-            _directive("log_format", "labcheck", _ACCESS_FORMAT),
-            _directive("access_log", str(self.access_log), "labcheck"),
-            *(_directive(f"{kind}_temp_path", str(temp / kind)) for kind in _TEMP_PATHS),
+            directive("log_format", "labcheck", _ACCESS_FORMAT),
+            directive("access_log", str(self.access_log), "labcheck"),
+            *(directive(f"{kind}_temp_path", str(temp / kind)) for kind in TEMP_PATHS),
         ]
 
     def _note(self, d: Directive, why: str) -> None:
@@ -464,11 +464,11 @@ def _copy(d: Directive) -> Directive:
     return out
 
 
-def _directive(name: str, *args: str) -> Directive:
+def directive(name: str, *args: str) -> Directive:
     return {"directive": name, "args": list(args)}
 
 
-def _block(name: str, block: list[Directive]) -> Directive:
+def block(name: str, block: list[Directive]) -> Directive:
     return {"directive": name, "args": [], "block": block}
 
 

@@ -97,7 +97,7 @@ class RemoteLab(RunningLab):
 
     def wiring(self) -> Wiring:
         lab = self.lab
-        declared = {name: f"{s.host}:{s.port}" for name, s in lab.servers.items()}
+        declared, files = Wiring.of(lab)
         by_address = {(canonical(s.host), s.port): name for name, s in lab.servers.items()}
         routes = []
         for upstream in self.facts.upstreams:
@@ -113,11 +113,8 @@ class RemoteLab(RunningLab):
                 listens.append(Binding(parts[0], parts[1], None, scope))
         return Wiring(
             facts=self.facts,
-            declared={**declared, "nginx": f"{lab.nginx.host}:{lab.nginx.port}"},
-            files={
-                **{name: s.app.name for name, s in lab.servers.items()},
-                "nginx": lab.nginx.config.name,
-            },
+            declared=declared,
+            files=files,
             listens=tuple(listens),
             routes=tuple(routes),
         )

@@ -70,7 +70,8 @@ def edited_by_hand(text: str) -> bool:
     return match is None or match["digest"] != fingerprint(text)
 
 
-def _environment() -> jinja2.Environment:
+def templates() -> jinja2.Environment:
+    """labcheck's templates: rapport.md, rapport.html, retour.md."""
     return jinja2.Environment(
         loader=jinja2.PackageLoader("labcheck", "templates"),
         autoescape=False,  # Markdown, not HTML: server text is escaped by answers.md
@@ -92,7 +93,7 @@ def render(
     ordered = [questions.get(qid) or Question(qid) for qid in QUESTIONS]
     svgs = svgs or {}
     text = (
-        _environment()
+        templates()
         .get_template("rapport.md.j2")
         .render(
             lab=lab,
@@ -184,7 +185,7 @@ def to_html(text: str, svgs: dict[str, str], title: str) -> str:
         name, _ = FIGURES[qid]
         image = re.compile(rf'<img alt="[^"]*" src="{re.escape(name)}" ?/?>')
         body = image.sub(svg.replace("\\", "\\\\"), body)
-    return _environment().get_template("rapport.html.j2").render(title=title, body=body)
+    return templates().get_template("rapport.html.j2").render(title=title, body=body)
 
 
 def _sha256(path: Path) -> str:
